@@ -1,0 +1,39 @@
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import type { Pool } from 'pg';
+import type { DatabaseConfig } from '../config/app-config';
+
+/** Compiled (dist) and source (jest) layouts both resolve: migrations/ sits at the project root. */
+const PROJECT_ROOT = join(__dirname, '..', '..', '..', '..');
+
+export const MIGRATIONS_TABLE = 'migrations';
+
+export function createDataSource(db: DatabaseConfig, applicationName = 'finance-service'): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    host: db.host,
+    port: db.port,
+    username: db.user,
+    password: db.password,
+    database: db.name,
+    applicationName,
+    entities: [join(__dirname, '..', '**', '*.entity.{js,ts}')],
+    migrations: [join(PROJECT_ROOT, 'migrations', '*.{js,ts}')],
+    migrationsTableName: MIGRATIONS_TABLE,
+    synchronize: false,
+    logging: false,
+    extra: {
+      max: db.poolMax,
+      // Bounded waits: a dead database must surface as an error, not a hung request or probe.
+      connectionTimeoutMillis: 2000,
+      idleTimeoutMillis: 30000,
+    },
+  });
+}
+
+/** The node-postgres pool under a TypeORM postgres DataSource: shared for raw SQL and pool metrics. */
+export function poolOf(dataSource: DataSource): Pool {
+  const driver = dataSource.driver as unknown as { master?: Pool };
+  if (!driver.master) throw new Error('DataSource is not initialised');
+  return driver.master;
+}

@@ -1,0 +1,40 @@
+import type { DataSource } from 'typeorm';
+import { MIGRATIONS_TABLE } from './data-source.factory';
+
+/** Arbitrary constant shared by every copy of this service: "finance-service migrations". */
+export const MIGRATION_LOCK_KEY = 7_431_100_001;
+
+export interface MigrationRunResult {
+  applied: string[];
+}
+
+/**
+ * Applies pending migrations once across the cluster. TypeORM takes no lock itself, so several
+ * init containers starting together would race; a session advisory lock serialises them and the
+ * late comers find nothing pending. transaction "all": a failing migration leaves the schema as it was.
+ */
+export async function runMigrationsExclusively(dataSource: DataSource): Promise<MigrationRunResult> {
+  const runner = dataSource.createQueryRunner();
+  await runner.connect();
+  try {
+    await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    try {
+      const applied = await dataSource.runMigrations({ transaction: 'all' });
+      return { applied: applied.map((m) => m.name) };
+    } finally {
+      await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+    }
+  } finally {
+    await runner.release();
+  }
+}
+
+/** Names of migrations this build knows but the database has not applied. */
+export async function pendingMigrationNames(dataSource: DataSource): Promise<string[]> {
+  const expected = dataSource.migrations.map((m) => m.name ?? m.constructor.name);
+  const exists = await dataSource.query(`SELECT to_regclass($1) AS t`, [MIGRATIONS_TABLE]);
+  if (!exists[0]?.t) return expected;
+  const rows: Array<{ name: string }> = await dataSource.query(`SELECT name FROM "${MIGRATIONS_TABLE}"`);
+  const applied = new Set(rows.map((r) => r.name));
+  return expected.filter((name) => !applied.has(name));
+}

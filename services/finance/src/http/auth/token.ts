@@ -1,0 +1,45 @@
+import jwt from 'jsonwebtoken';
+import type { Principal } from './principal';
+
+/** Pure token helpers (no Nest): shared by the guard, the `npm run token` CLI and tests. */
+export interface TokenClaims {
+  tenantId: string;
+  userId?: string;
+  roles?: string[];
+}
+
+export class InvalidTokenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidTokenError';
+  }
+}
+
+export function signToken(claims: TokenClaims, secret: string, expiresIn: jwt.SignOptions['expiresIn'] = '12h'): string {
+  return jwt.sign({ tenantId: claims.tenantId, roles: claims.roles ?? [] }, secret, {
+    algorithm: 'HS256',
+    subject: claims.userId ?? `user-${claims.tenantId}`,
+    expiresIn,
+  });
+}
+
+/** Verifies an HS256 token and returns its principal; any defect is an InvalidTokenError. */
+export function verifyToken(token: string, secret: string): Principal {
+  let payload: jwt.JwtPayload | string;
+  try {
+    payload = jwt.verify(token, secret, { algorithms: ['HS256'] });
+  } catch (error) {
+    throw new InvalidTokenError(`invalid bearer token: ${(error as Error).message}`);
+  }
+  if (typeof payload === 'string') throw new InvalidTokenError('invalid bearer token: payload is not an object');
+  const tenantId = payload.tenantId;
+  if (typeof tenantId !== 'string' || tenantId.trim() === '') throw new InvalidTokenError('invalid bearer token: tenantId claim missing');
+  const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
+  return { tenantId, userId: typeof payload.sub === 'string' ? payload.sub : 'unknown', roles };
+}
+
+/** The token from an `Authorization: Bearer <token>` header, or undefined. */
+export function bearerToken(header: string | undefined): string | undefined {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return match?.[1];
+}

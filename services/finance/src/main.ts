@@ -1,0 +1,115 @@
+/**
+ * finance-service entry point: configuration, database (embedded by default), Nest on Fastify,
+ * metrics on a second port, graceful shutdown.
+ */
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger } from 'nestjs-pino';
+import type { Server } from 'node:http';
+import { AppModule } from './app.module';
+import { AppConfig, ConfigError, loadConfig } from './config/app-config';
+import { Infrastructure, openInfrastructure } from './database/infrastructure';
+import { runMigrationsExclusively } from './database/migration-runner';
+import { featureModules } from './features';
+import { ShutdownState } from './health/shutdown-state';
+import { AllExceptionsFilter } from './http/all-exceptions.filter';
+import { acceptJsonSentAsForm } from './http/lenient-form-parser';
+import { AppLogger, createRootLogger } from './logging/root-logger';
+import { installHttpMetrics } from './metrics/http-metrics.hook';
+import { FinanceMetrics } from './metrics/metrics-registry';
+import { startMetricsServer } from './metrics/metrics-server';
+import { registerPoolMetrics } from './metrics/pool-metrics';
+import { SERVICE_VERSION } from './version';
+
+function readConfigOrExit(): AppConfig {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`finance-service: invalid configuration: ${error.problems.join('; ')}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+async function bootstrap(): Promise<void> {
+  const config = readConfigOrExit();
+  const logger = createRootLogger(config.logLevel, { version: SERVICE_VERSION });
+  const metrics = new FinanceMetrics(SERVICE_VERSION, config.rolloutStage);
+  const shutdown = new ShutdownState();
+
+  if (config.database.embedded) logger.info({ dataDir: config.embeddedDataDir, port: config.database.port }, 'starting embedded PostgreSQL');
+  const infra = await openInfrastructure(config, 'finance-service', metrics);
+  registerPoolMetrics(metrics, () => infra.pool);
+  if (config.migrateOnStart) {
+    const { applied } = await runMigrationsExclusively(infra.dataSource);
+    logger.info({ applied }, applied.length ? `applied ${applied.length} migration(s)` : 'schema is up to date');
+  }
+
+  const runtime = { config, logger, metrics, shutdown, dataSource: infra.dataSource, pool: infra.pool, eventStore: infra.eventStore };
+  const adapter = new FastifyAdapter({ bodyLimit: 1024 * 1024, return503OnClosing: true });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(runtime, featureModules(runtime)), adapter, {
+    bufferLogs: true,
+    bodyParser: false,
+  });
+  app.useLogger(app.get(Logger));
+  const fastify = app.getHttpAdapter().getInstance();
+  acceptJsonSentAsForm(fastify);
+  installHttpMetrics(fastify, metrics);
+  app.useGlobalFilters(new AllExceptionsFilter(fastify, logger));
+
+  await app.listen({ port: config.port, host: '0.0.0.0' });
+  const metricsServer = await startMetricsServer(metrics, config.metricsPort);
+  logger.info(
+    { port: config.port, metricsPort: config.metricsPort, eventStore: config.eventStore, embeddedDatabase: config.database.embedded },
+    `finance-service listening on http://localhost:${config.port} (health: /health/live, /health/ready; metrics: http://localhost:${config.metricsPort}/metrics)`,
+  );
+
+  installShutdown({ config, logger, shutdown, app, metricsServer, infra });
+}
+
+interface ShutdownParts {
+  config: AppConfig;
+  logger: AppLogger;
+  shutdown: ShutdownState;
+  app: NestFastifyApplication;
+  metricsServer: Server;
+  infra: Infrastructure;
+}
+
+/**
+ * SIGTERM: readiness turns 503 at once; Nest stops background work (projection) and closes the
+ * server, which waits for in-flight requests; then the pool and embedded database close; exit 0.
+ */
+function installShutdown({ config, logger, shutdown, app, metricsServer, infra }: ShutdownParts): void {
+  const stop = async (signal: string) => {
+    if (shutdown.shuttingDown) return;
+    shutdown.begin();
+    logger.info({ signal }, 'shutting down: draining in-flight requests');
+    const deadline = setTimeout(() => {
+      logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'drain deadline passed; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    deadline.unref();
+    try {
+      await app.close();
+      await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+      await infra.close();
+      logger.info('shutdown complete');
+      logger.flush();
+      process.exit(0);
+    } catch (error) {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+bootstrap().catch((error: unknown) => {
+  process.stderr.write(`finance-service failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,61 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { createTestDatabase, TestDatabase } from '../support/database';
+import { PROJECT_ROOT } from '../support/service-process';
+
+const MIGRATION_CLI = join(PROJECT_ROOT, 'dist', 'services', 'finance', 'src', 'cli', 'migration-run.js');
+
+function runMigrationCli(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MIGRATION_CLI], {
+      cwd: PROJECT_ROOT,
+      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', LOG_LEVEL: 'info', ...env },
+    });
+    let output = '';
+    child.stdout.on('data', (c) => (output += c));
+    child.stderr.on('data', (c) => (output += c));
+    child.on('exit', (code) => resolve({ code, output }));
+  });
+}
+
+describe('npm run migration:run (compiled CLI)', () => {
+  let db: TestDatabase;
+  beforeEach(async () => {
+    db = await createTestDatabase('finance_migrate');
+  });
+  afterEach(async () => {
+    await db.drop();
+  });
+
+  it('applies every migration exactly once when three copies start together, and all exit 0', async () => {
+    const runs = await Promise.all([1, 2, 3].map(() => runMigrationCli(db.env())));
+    for (const run of runs) expect({ code: run.code, output: run.output }).toMatchObject({ code: 0 });
+    const rows = (await db.pool().query('SELECT name, count(*)::int AS n FROM migrations GROUP BY name')).rows;
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) expect(row.n).toBe(1);
+    const again = await runMigrationCli(db.env());
+    expect(again.code).toBe(0);
+    expect(again.output).toMatch(/schema is up to date/);
+    const after = await db.pool().query('SELECT count(*)::int AS n FROM migrations');
+    expect(after.rows[0].n).toBe(rows.length);
+  });
+
+  it('exits non-zero and leaves the schema as it was when a migration fails', async () => {
+    const pool = db.pool();
+    // A table in the way of a later migration makes that migration fail after earlier ones ran.
+    await pool.query('CREATE TABLE invoice_read_model (blocking int)');
+    const run = await runMigrationCli(db.env());
+    expect(run.code).not.toBe(0);
+    expect(run.output).toMatch(/migration failed/);
+    const tables = (await pool.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`)).rows.map((r) => r.table_name);
+    // TypeORM creates its bookkeeping table before the transaction; it stays empty.
+    expect(tables.filter((t) => t !== 'migrations')).toEqual(['invoice_read_model']);
+    if (tables.includes('migrations')) expect((await pool.query('SELECT count(*)::int AS n FROM migrations')).rows[0].n).toBe(0);
+  });
+
+  it('stops with exit 1 naming every bad variable when production configuration is missing', async () => {
+    const run = await runMigrationCli({ NODE_ENV: 'production' });
+    expect(run.code).toBe(1);
+    expect(run.output).toMatch(/DATABASE_HOST.*DATABASE_USER.*DATABASE_PASSWORD/s);
+  });
+});

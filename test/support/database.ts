@@ -1,0 +1,64 @@
+import { randomBytes } from 'node:crypto';
+import { Client, Pool, PoolConfig } from 'pg';
+
+/** Connection settings of the PostgreSQL server the test run uses (set by global-setup.mjs). */
+export function testServer() {
+  return {
+    host: process.env.TEST_PG_HOST ?? '127.0.0.1',
+    port: Number(process.env.TEST_PG_PORT ?? 5432),
+    user: process.env.TEST_PG_USER ?? 'postgres',
+    password: process.env.TEST_PG_PASSWORD ?? '',
+    adminDatabase: process.env.TEST_PG_ADMIN_DB ?? 'postgres',
+  };
+}
+
+export interface TestDatabase {
+  name: string;
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  pool(config?: PoolConfig): Pool;
+  /** Environment for a service process pointed at this database. */
+  env(): Record<string, string>;
+  drop(): Promise<void>;
+}
+
+/** A fresh, empty database on the test server; each test file gets its own. */
+export async function createTestDatabase(prefix = 'finance_test'): Promise<TestDatabase> {
+  const server = testServer();
+  const name = `${prefix}_${randomBytes(5).toString('hex')}`;
+  const admin = new Client({ ...server, database: server.adminDatabase });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const pools: Pool[] = [];
+  return {
+    name,
+    host: server.host,
+    port: server.port,
+    user: server.user,
+    password: server.password,
+    pool(config: PoolConfig = {}) {
+      const pool = new Pool({ ...server, database: name, max: 5, ...config });
+      pools.push(pool);
+      return pool;
+    },
+    env() {
+      return {
+        DATABASE_HOST: server.host,
+        DATABASE_PORT: String(server.port),
+        DATABASE_USER: server.user,
+        DATABASE_PASSWORD: server.password,
+        DATABASE_NAME: name,
+      };
+    },
+    async drop() {
+      await Promise.all(pools.map((p) => p.end().catch(() => undefined)));
+      const c = new Client({ ...server, database: server.adminDatabase });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}

@@ -1,0 +1,116 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+export const PROJECT_ROOT = join(__dirname, '..', '..');
+export const SERVICE_MAIN = join(PROJECT_ROOT, 'dist', 'services', 'finance', 'src', 'main.js');
+export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls `probe` until it returns true or the deadline passes (no fixed sleeps). */
+export async function waitFor(probe: () => Promise<boolean> | boolean, timeoutMs: number, what: string, intervalMs = 50): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      if (await probe()) return;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+}
+
+export interface ServiceProcess {
+  baseUrl: string;
+  metricsUrl: string;
+  port: number;
+  metricsPort: number;
+  process: ChildProcess;
+  /** Everything the process wrote to stdout (pino JSON lines) and stderr so far. */
+  output(): string;
+  /** Resolves with the exit code once the process has exited. */
+  exited: Promise<number | null>;
+  /** SIGTERM and wait for exit; returns the exit code. */
+  stop(): Promise<number | null>;
+  kill(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Wait for /health/ready to be 200 (default) or only for the port to answer /health/live. */
+  waitForReady?: boolean;
+  timeoutMs?: number;
+}
+
+/** Spawns the compiled service (dist) with the given environment and waits until it serves. */
+export async function startService(env: Record<string, string>, options: StartOptions = {}): Promise<ServiceProcess> {
+  const port = env.PORT ? Number(env.PORT) : await freePort();
+  const metricsPort = env.METRICS_PORT ? Number(env.METRICS_PORT) : await freePort();
+  const child = spawn(process.execPath, [SERVICE_MAIN], {
+    cwd: PROJECT_ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'info',
+      JWT_SECRET: TEST_JWT_SECRET,
+      MIGRATE_ON_START: 'true',
+      ...env,
+      PORT: String(port),
+      METRICS_PORT: String(metricsPort),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let hasExited = false;
+  void exited.then(() => (hasExited = true));
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const path = options.waitForReady === false ? '/health/live' : '/health/ready';
+  try {
+    await waitFor(
+      async () => {
+        if (hasExited) throw new Error(`service exited early:\n${output}`);
+        const response = await fetch(baseUrl + path);
+        return response.status === 200;
+      },
+      options.timeoutMs ?? 30000,
+      `service ${path}`,
+      100,
+    );
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw new Error(`${(error as Error).message}\n--- service output ---\n${output}`);
+  }
+  return {
+    baseUrl,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+    port,
+    metricsPort,
+    process: child,
+    output: () => output,
+    exited,
+    async stop() {
+      if (!hasExited) child.kill('SIGTERM');
+      return exited;
+    },
+    async kill() {
+      if (!hasExited) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}

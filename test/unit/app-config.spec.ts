@@ -1,0 +1,77 @@
+import { ConfigError, DEV_JWT_SECRET, loadConfig } from '../../services/finance/src/config/app-config';
+
+const prodBase = {
+  NODE_ENV: 'production',
+  DATABASE_HOST: 'db.internal',
+  DATABASE_USER: 'finance',
+  DATABASE_PASSWORD: 'pw',
+  JWT_SECRET: 'x'.repeat(32),
+};
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('loadConfig', () => {
+  it('defaults to the embedded database, port 3000 and metrics on 9090 outside production', () => {
+    const config = loadConfig({});
+    expect(config.port).toBe(3000);
+    expect(config.metricsPort).toBe(9090);
+    expect(config.database.embedded).toBe(true);
+    expect(config.migrateOnStart).toBe(true);
+    expect(config.jwtSecret).toBe(DEV_JWT_SECRET);
+    expect(config.eventStore).toBe('postgres');
+  });
+
+  it('uses the named server when DATABASE_HOST is set', () => {
+    const config = loadConfig({ DATABASE_HOST: 'pg', DATABASE_PORT: '6543', DATABASE_NAME: 'fin' });
+    expect(config.database).toMatchObject({ embedded: false, host: 'pg', port: 6543, name: 'fin' });
+    expect(config.migrateOnStart).toBe(false);
+  });
+
+  it('never embeds in production and names every missing variable at once', () => {
+    const problems = problemsOf({ NODE_ENV: 'production' });
+    expect(problems.join('\n')).toMatch(/DATABASE_HOST/);
+    expect(problems.join('\n')).toMatch(/DATABASE_USER/);
+    expect(problems.join('\n')).toMatch(/DATABASE_PASSWORD/);
+    expect(problems.join('\n')).toMatch(/JWT_SECRET/);
+    expect(problems).toHaveLength(4);
+  });
+
+  it('accepts a complete production configuration', () => {
+    const config = loadConfig({ ...prodBase, ROLLOUT_STAGE: 'week1-20percent', LOG_LEVEL: 'warn' });
+    expect(config.production).toBe(true);
+    expect(config.database.embedded).toBe(false);
+    expect(config.rolloutStage).toBe('week1-20percent');
+    expect(config.logLevel).toBe('warn');
+  });
+
+  it.each([
+    ['PORT', 'abc', /PORT must be an integer/],
+    ['PORT', '70000', /PORT must be between 1 and 65535/],
+    ['METRICS_PORT', '-1', /METRICS_PORT must be an integer/],
+    ['LOG_LEVEL', 'loud', /LOG_LEVEL must be one of/],
+    ['EVENT_STORE', 'kafka', /EVENT_STORE must be one of/],
+    ['JWT_SECRET', 'short', /JWT_SECRET must be at least 32 characters/],
+    ['DATABASE_PORT', '5432x', /DATABASE_PORT must be an integer/],
+    ['MIGRATE_ON_START', 'maybe', /MIGRATE_ON_START must be true or false/],
+  ])('rejects malformed %s=%s', (name, value, message) => {
+    expect(problemsOf({ ...prodBase, [name]: value }).join('\n')).toMatch(message);
+  });
+
+  it('requires a connection string for EventStoreDB', () => {
+    expect(problemsOf({ ...prodBase, EVENT_STORE: 'eventstoredb' }).join()).toMatch(/EVENTSTORE_CONNECTION_STRING is required/);
+    expect(problemsOf({ ...prodBase, EVENT_STORE: 'eventstoredb', EVENTSTORE_CONNECTION_STRING: 'http://x' }).join()).toMatch(/esdb:\/\//);
+    expect(loadConfig({ ...prodBase, EVENT_STORE: 'eventstoredb', EVENTSTORE_CONNECTION_STRING: 'esdb://eventstore:2113?tls=false' }).eventStore).toBe('eventstoredb');
+  });
+
+  it('rejects the same port for HTTP and metrics', () => {
+    expect(problemsOf({ ...prodBase, PORT: '9090' }).join()).toMatch(/METRICS_PORT must differ from PORT/);
+  });
+});
