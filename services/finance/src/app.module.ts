@@ -1,15 +1,13 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Module, RequestMethod } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
-import { randomUUID } from 'node:crypto';
 import { CoreModule } from './core.module';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import type { FinanceRuntime } from './runtime';
 
-/** A request id from the caller's x-request-id (when sane), else a new UUID. */
-function requestId(req: { headers: Record<string, string | string[] | undefined> }): string {
-  const given = req.headers['x-request-id'];
-  return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+/** Probe and scrape traffic would drown the request log. */
+function isProbeOrScrape(req: { url?: string; originalUrl?: string }): boolean {
+  return /^\/(health|metrics)(\/|\?|$)/.test(req.originalUrl ?? req.url ?? '');
 }
 
 @Module({})
@@ -21,16 +19,13 @@ export class AppModule {
       imports: [
         CoreModule.register(runtime),
         LoggerModule.forRoot({
+          // Nest 12's path syntax: '{*path}' matches every route, including unknown ones (404s get logged too).
+          forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }],
           pinoHttp: {
             logger: runtime.logger,
-            genReqId: (req, res) => {
-              const id = requestId(req as never);
-              res.setHeader('x-request-id', id);
-              return id;
-            },
+            // The id comes from Fastify (request-id.ts): the caller's x-request-id or a new UUID.
             customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-            // Probe and scrape traffic would drown the request log.
-            autoLogging: { ignore: (req) => /^\/(health|metrics)/.test(req.url ?? '') },
+            autoLogging: { ignore: (req) => isProbeOrScrape(req as never) },
           },
         }),
         HealthModule,

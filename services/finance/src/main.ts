@@ -15,6 +15,7 @@ import { featureModules } from './features';
 import { ShutdownState } from './health/shutdown-state';
 import { AllExceptionsFilter } from './http/all-exceptions.filter';
 import { acceptJsonSentAsForm } from './http/lenient-form-parser';
+import { echoRequestId, requestIdOptions } from './http/request-id';
 import { AppLogger, createRootLogger } from './logging/root-logger';
 import { installHttpMetrics } from './metrics/http-metrics.hook';
 import { FinanceMetrics } from './metrics/metrics-registry';
@@ -49,7 +50,7 @@ async function bootstrap(): Promise<void> {
   }
 
   const runtime = { config, logger, metrics, shutdown, dataSource: infra.dataSource, pool: infra.pool, eventStore: infra.eventStore };
-  const adapter = new FastifyAdapter({ bodyLimit: 1024 * 1024, return503OnClosing: true });
+  const adapter = new FastifyAdapter({ bodyLimit: 1024 * 1024, return503OnClosing: true, ...requestIdOptions });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(runtime, featureModules(runtime)), adapter, {
     bufferLogs: true,
     bodyParser: false,
@@ -57,6 +58,7 @@ async function bootstrap(): Promise<void> {
   app.useLogger(app.get(Logger));
   const fastify = app.getHttpAdapter().getInstance();
   acceptJsonSentAsForm(fastify);
+  echoRequestId(fastify);
   installHttpMetrics(fastify, metrics);
   app.useGlobalFilters(new AllExceptionsFilter(fastify, logger));
 

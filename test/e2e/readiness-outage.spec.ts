@@ -1,0 +1,47 @@
+import { PostgresProcess, tempDataDir } from '../support/postgres-process';
+import { freePort, ServiceProcess, startService, waitFor } from '../support/service-process';
+
+/** Status of a probe, or 0 when nothing answers. */
+async function statusOf(url: string): Promise<number> {
+  try {
+    return (await fetch(url, { signal: AbortSignal.timeout(3000) })).status;
+  } catch {
+    return 0;
+  }
+}
+
+describe('readiness follows PostgreSQL; liveness does not', () => {
+  let postgres: PostgresProcess;
+  let service: ServiceProcess;
+
+  beforeAll(async () => {
+    postgres = new PostgresProcess(tempDataDir('finance-outage-'), await freePort());
+    await postgres.start();
+    service = await startService({ ...postgres.env(), PROJECTION_ENABLED: 'false' });
+  }, 120000);
+
+  afterAll(async () => {
+    await service?.stop();
+    await postgres?.stop();
+  });
+
+  it('turns 503 within 10 s when PostgreSQL stops, keeps liveness 200, and recovers without a restart', async () => {
+    expect(await statusOf(`${service.baseUrl}/health/ready`)).toBe(200);
+
+    const stoppedAt = Date.now();
+    await postgres.stop();
+    await waitFor(async () => (await statusOf(`${service.baseUrl}/health/ready`)) === 503, 10000, 'readiness 503');
+    const secondsTo503 = (Date.now() - stoppedAt) / 1000;
+    expect(secondsTo503).toBeLessThan(10);
+
+    const body = await (await fetch(`${service.baseUrl}/health/ready`)).json();
+    expect(body.status).toBe('error');
+    expect(Object.keys(body.error)).toContain('database');
+    for (let i = 0; i < 3; i++) expect(await statusOf(`${service.baseUrl}/health/live`)).toBe(200);
+
+    await postgres.start();
+    await waitFor(async () => (await statusOf(`${service.baseUrl}/health/ready`)) === 200, 20000, 'readiness 200 again');
+    expect(await statusOf(`${service.baseUrl}/health/live`)).toBe(200);
+    expect(service.process.exitCode).toBeNull();
+  });
+});
