@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import { NotFoundError } from '../domain/errors';
+import { INVOICE_STREAM_PREFIX, PaymentMethod } from '../domain/events';
+import { CreateInvoiceLine, decideInvoice, evolveInvoice, ExistingInvoice, foldInvoice, InvoiceCommand, InvoiceState, InvoiceStatus, outstandingMinor } from '../domain/invoice';
+import type { FinanceEvent } from '../domain/events';
+import type { EventStore } from '../event-store/event-store';
+import type { CommandContext } from './command-context';
+import { executeStreamCommand } from './command-handler';
+
+export interface ApplicationDependencies {
+  eventStore: EventStore;
+  /** Defaults to the system clock. */
+  clock?: () => Date;
+  /** Defaults to random UUIDs. */
+  newId?: () => string;
+}
+
+export interface CreateInvoiceInput {
+  customerId: string;
+  currency: string;
+  dueDate: string;
+  lines: CreateInvoiceLine[];
+}
+
+export interface RecordPaymentInput {
+  amountMinor: bigint;
+  method: PaymentMethod;
+  reference: string;
+  /** ISO timestamp; defaults to now. */
+  paidAt?: string;
+  currency?: string;
+}
+
+export interface InvoiceCommandResult {
+  id: string;
+  version: number;
+  status: InvoiceStatus;
+  subtotalMinor: bigint;
+  vatMinor: bigint;
+  totalMinor: bigint;
+  paidMinor: bigint;
+  outstandingMinor: bigint;
+}
+
+export interface PaymentResult extends InvoiceCommandResult {
+  paymentId: string;
+  journalEntryId: string;
+}
+
+export function invoiceStreamId(invoiceId: string): string {
+  return `${INVOICE_STREAM_PREFIX}${invoiceId}`;
+}
+
+/** Invoice commands: create, approve, cancel, record payment. Plain class; no framework. */
+export class InvoiceService {
+  private readonly clock: () => Date;
+  private readonly newId: () => string;
+
+  constructor(private readonly deps: ApplicationDependencies) {
+    this.clock = deps.clock ?? (() => new Date());
+    this.newId = deps.newId ?? randomUUID;
+  }
+
+  async create(input: CreateInvoiceInput, context: CommandContext): Promise<InvoiceCommandResult> {
+    const invoiceId = this.newId();
+    const command: InvoiceCommand = { type: 'CreateInvoice', data: { invoiceId, ...input, now: this.now() } };
+    return this.run(invoiceId, 'create', context, command);
+  }
+
+  async approve(invoiceId: string, context: CommandContext): Promise<InvoiceCommandResult> {
+    const command: InvoiceCommand = { type: 'ApproveInvoice', data: { invoiceId, journalEntryId: this.newId(), now: this.now() } };
+    return this.run(invoiceId, 'update', context, command);
+  }
+
+  async cancel(invoiceId: string, reason: string, context: CommandContext): Promise<InvoiceCommandResult> {
+    const command: InvoiceCommand = { type: 'CancelInvoice', data: { invoiceId, reason, journalEntryId: this.newId(), now: this.now() } };
+    return this.run(invoiceId, 'update', context, command);
+  }
+
+  async recordPayment(invoiceId: string, input: RecordPaymentInput, context: CommandContext): Promise<PaymentResult> {
+    const paymentId = this.newId();
+    const journalEntryId = this.newId();
+    const command: InvoiceCommand = {
+      type: 'RecordPayment',
+      data: {
+        invoiceId,
+        paymentId,
+        journalEntryId,
+        amountMinor: input.amountMinor,
+        method: input.method,
+        reference: input.reference,
+        paidAt: input.paidAt ?? this.now(),
+        ...(input.currency !== undefined ? { currency: input.currency } : {}),
+      },
+    };
+    const result = await this.run(invoiceId, 'update', context, command);
+    return { ...result, paymentId, journalEntryId };
+  }
+
+  private async run(invoiceId: string, mode: 'create' | 'update', context: CommandContext, command: InvoiceCommand): Promise<InvoiceCommandResult> {
+    const { version, state } = await executeStreamCommand<InvoiceState>(
+      this.deps.eventStore,
+      context,
+      {
+        streamId: invoiceStreamId(invoiceId),
+        mode,
+        notFound: () => new NotFoundError('INVOICE_NOT_FOUND', invoiceId),
+        fold: (events: FinanceEvent[]) => foldInvoice(events),
+        decide: (current) => decideInvoice(command, current),
+      },
+      evolveInvoice,
+    );
+    return summary(invoiceId, version, state as ExistingInvoice);
+  }
+
+  private now(): string {
+    return this.clock().toISOString();
+  }
+}
+
+function summary(id: string, version: number, state: ExistingInvoice): InvoiceCommandResult {
+  return {
+    id,
+    version,
+    status: state.status,
+    subtotalMinor: state.subtotalMinor,
+    vatMinor: state.vatMinor,
+    totalMinor: state.totalMinor,
+    paidMinor: state.paidMinor,
+    outstandingMinor: outstandingMinor(state),
+  };
+}
