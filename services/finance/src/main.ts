@@ -14,6 +14,7 @@ import { runMigrationsExclusively } from './database/migration-runner';
 import { featureModules } from './features';
 import { ShutdownState } from './health/shutdown-state';
 import { AllExceptionsFilter } from './http/all-exceptions.filter';
+import { closeConnectionsOnShutdown } from './http/close-connections-on-shutdown';
 import { acceptJsonSentAsForm } from './http/lenient-form-parser';
 import { echoRequestId, requestIdOptions } from './http/request-id';
 import { AppLogger, createRootLogger } from './logging/root-logger';
@@ -59,6 +60,7 @@ async function bootstrap(): Promise<void> {
   const fastify = app.getHttpAdapter().getInstance();
   acceptJsonSentAsForm(fastify);
   echoRequestId(fastify);
+  closeConnectionsOnShutdown(fastify, shutdown);
   installHttpMetrics(fastify, metrics);
   app.useGlobalFilters(new AllExceptionsFilter(fastify, logger));
 

@@ -1,0 +1,71 @@
+import { signToken } from '../../services/finance/src/http/auth/token';
+import { createTestDatabase, TestDatabase } from '../support/database';
+import { ServiceProcess, startService, TEST_JWT_SECRET, waitFor } from '../support/service-process';
+
+const journalEntry = {
+  date: '2026-11-26',
+  memo: 'Opening cash',
+  lines: [
+    { accountCode: '1000', debit: '100.00' },
+    { accountCode: '3000', credit: '100.00' },
+  ],
+};
+
+async function readinessStatus(url: string): Promise<number> {
+  try {
+    return (await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(2000) })).status;
+  } catch {
+    return 0; // listener closed: also "not ready" to kubelet
+  }
+}
+
+describe('SIGTERM', () => {
+  let db: TestDatabase;
+  let service: ServiceProcess;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('finance_shutdown');
+    service = await startService({ ...db.env(), PROJECTION_ENABLED: 'false' });
+  });
+
+  afterAll(async () => {
+    await service?.kill();
+    await db?.drop();
+  });
+
+  it('stops being ready at once, lets the in-flight request finish, then exits 0', async () => {
+    const token = signToken({ tenantId: 'tenant-drain', roles: [] }, TEST_JWT_SECRET);
+    const pool = db.pool();
+    // Hold the events table so the append below stays in flight until we let it go.
+    const blocker = await pool.connect();
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE events IN ACCESS EXCLUSIVE MODE');
+    const inFlight = fetch(`${service.baseUrl}/journal-entries`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(journalEntry),
+    });
+    await waitFor(async () => {
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`);
+      return rows[0].n > 0;
+    }, 10000, 'the append to wait on the lock');
+
+    const terminatedAt = Date.now();
+    service.process.kill('SIGTERM');
+    await waitFor(async () => (await readinessStatus(service.baseUrl)) !== 200, 2000, 'readiness to stop answering 200');
+    expect(Date.now() - terminatedAt).toBeLessThan(2000);
+    expect(service.process.exitCode).toBeNull(); // still draining
+
+    await blocker.query('COMMIT');
+    blocker.release();
+    const response = await inFlight;
+    expect(response.status).toBe(201);
+    const { id } = await response.json();
+
+    expect(await service.exited).toBe(0);
+    expect(Date.now() - terminatedAt).toBeLessThan(30000);
+    const stored = await pool.query('SELECT count(*)::int AS n FROM events WHERE stream_id = $1', [`journal-${id}`]);
+    expect(stored.rows[0].n).toBe(1);
+    expect(service.output()).toMatch(/shutdown complete/);
+  });
+});
