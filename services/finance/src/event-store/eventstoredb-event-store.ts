@@ -1,0 +1,246 @@
+import {
+  ANY,
+  AppendExpectedRevision,
+  BACKWARDS,
+  END,
+  ErrorType,
+  EventStoreDBClient,
+  FORWARDS,
+  JSONType,
+  NO_STREAM,
+  ReadPosition,
+  START,
+  jsonEvent,
+} from '@eventstore/db-client';
+import type { Channel } from '@grpc/grpc-js';
+import {
+  AppendResult,
+  EventMetadata,
+  EventStore,
+  ExpectedVersion,
+  NewEvent,
+  ReadAllOptions,
+  RecordedEvent,
+  WrongExpectedVersionError,
+} from './event-store';
+import { DEFAULT_BATCH_SIZE, checkBatchSize, checkExpectedVersion } from './event-store.options';
+import { Position, START_POSITION } from './position';
+
+/** The part of a recorded event this adapter reads (the client's JSON and binary variants share it). */
+interface EsdbRecordedEvent {
+  streamId: string;
+  id: string;
+  revision: bigint;
+  type: string;
+  data: unknown;
+  metadata?: unknown;
+  isJson: boolean;
+  created: Date;
+  position?: { commit: bigint; prepare: bigint };
+}
+
+interface AllPosition {
+  commit: bigint;
+  prepare: bigint;
+}
+
+interface EsdbResolvedEvent {
+  event?: EsdbRecordedEvent;
+  commitPosition?: bigint;
+}
+
+/** Old servers mark "no log position" in stream reads with uint64 max. */
+const NO_LOG_POSITION = 2n ** 64n - 1n;
+
+/** Smallest $all page: a page must hold more than the one event it starts at. */
+const MIN_PAGE_SIZE = 256;
+
+/** Events per backwards page when looking for the last non-system event. */
+const HEAD_SCAN_PAGE = 32;
+
+export interface EventStoreDbEventStoreOptions {
+  /** Deadline of ping()'s read. */
+  pingTimeoutMs?: number;
+}
+
+/**
+ * The EventStoreDB adapter (@eventstore/db-client 6.x over gRPC).
+ * Global position = the `$all` commit position. Events appended over gRPC are each committed at
+ * their own log position, so commit positions are unique and increasing (legacy TCP explicit
+ * transactions share one commit position; readAll refuses such a log rather than skip events).
+ * System events (`$` types or streams) are never returned and never count as the head.
+ */
+export class EventStoreDbEventStore implements EventStore {
+  readonly kind = 'eventstoredb' as const;
+  private readonly pingTimeoutMs: number;
+
+  static fromConnectionString(connectionString: string, options: EventStoreDbEventStoreOptions = {}): EventStoreDbEventStore {
+    return new EventStoreDbEventStore(EventStoreDBClient.connectionString(connectionString), options);
+  }
+
+  constructor(
+    private readonly client: EventStoreDBClient,
+    options: EventStoreDbEventStoreOptions = {},
+  ) {
+    this.pingTimeoutMs = options.pingTimeoutMs ?? 1000;
+  }
+
+  async append(streamId: string, events: NewEvent[], expectedVersion: ExpectedVersion): Promise<AppendResult> {
+    if (events.length === 0) throw new TypeError('append needs at least one event');
+    const expectedRevision = toExpectedRevision(expectedVersion);
+    try {
+      const result = await this.client.appendToStream(
+        streamId,
+        events.map((e) => jsonEvent({ id: e.id, type: e.type, data: e.data as JSONType, metadata: e.metadata })),
+        { expectedRevision },
+      );
+      if (!result.position) throw new Error(`EventStoreDB returned no position for the append to ${streamId}`);
+      return { nextExpectedVersion: Number(result.nextExpectedRevision), position: result.position.commit };
+    } catch (error) {
+      if (isErrorOfType(error, ErrorType.WRONG_EXPECTED_VERSION)) {
+        const actual = (error as { actualVersion?: bigint | string }).actualVersion;
+        throw new WrongExpectedVersionError(streamId, expectedVersion, typeof actual === 'bigint' ? Number(actual) : 'no_stream');
+      }
+      throw error;
+    }
+  }
+
+  async readStream(streamId: string): Promise<RecordedEvent[]> {
+    const read: EsdbResolvedEvent[] = [];
+    try {
+      // Read to the end before converting: leaving a gRPC read early can hang dispose() (see readAll).
+      for await (const resolved of this.client.readStream(streamId) as AsyncIterable<EsdbResolvedEvent>) read.push(resolved);
+    } catch (error) {
+      if (isErrorOfType(error, ErrorType.STREAM_NOT_FOUND)) return [];
+      throw error;
+    }
+    return read.flatMap((resolved) => (resolved.event ? [toRecordedEvent(resolved.event)] : []));
+  }
+
+  /**
+   * `$all` in bounded pages, each read to its natural end before anything is yielded. The client
+   * ignores read filters, so system events and other streams are dropped here.
+   * Why pages and not one long read: leaving a read early needs `stream.cancel()`, and cancel is a
+   * no-op once the server has sent its last message; the unread tail then never ends and
+   * `client.dispose()` waits for it forever. A completed page leaves nothing open, so a consumer
+   * may stop between batches at any time.
+   */
+  async *readAll(options: ReadAllOptions = {}): AsyncGenerator<RecordedEvent[]> {
+    const batchSize = checkBatchSize(options.batchSize ?? DEFAULT_BATCH_SIZE);
+    const from = options.fromExclusive ?? START_POSITION;
+    const to = options.toInclusive;
+    const prefixes = options.streamPrefixes;
+    if ((prefixes && prefixes.length === 0) || (to !== undefined && to <= from)) return;
+    const pageSize = Math.max(batchSize, MIN_PAGE_SIZE);
+    // -1: "before the log". A real $all starts with the server's own events at commit 0.
+    let cursor: AllPosition = from === START_POSITION ? { commit: -1n, prepare: -1n } : { commit: from, prepare: from };
+    let exhausted = false;
+    let pending: RecordedEvent[] = [];
+    for (;;) {
+      while (!exhausted && pending.length < batchSize) {
+        const page = await this.readAllPage(cursor, pageSize);
+        exhausted = page.length < pageSize;
+        for (const [index, resolved] of page.entries()) {
+          const position = commitPositionOf(resolved);
+          // A read starts AT its position: the event there was delivered by the previous page.
+          if (index === 0 && position === cursor.commit) continue;
+          if (position <= cursor.commit) throw new Error(`$all commit position ${position} does not increase (after ${cursor.commit}): explicit transactions are not supported`);
+          if (to !== undefined && position > to) {
+            exhausted = true;
+            break;
+          }
+          const recorded = resolved.event;
+          cursor = { commit: position, prepare: recorded?.position?.prepare ?? position };
+          if (!recorded || isSystemEvent(recorded)) continue;
+          if (prefixes && !prefixes.some((p) => recorded.streamId.startsWith(p))) continue;
+          pending.push(toRecordedEvent(recorded, position));
+        }
+      }
+      if (pending.length === 0) return;
+      const batch = pending.slice(0, batchSize);
+      pending = pending.slice(batchSize);
+      yield batch;
+    }
+  }
+
+  /** One bounded forward read of `$all`, consumed to its end (see readAll). */
+  private async readAllPage(from: AllPosition, maxCount: number): Promise<EsdbResolvedEvent[]> {
+    const fromPosition: ReadPosition = from.commit < 0n ? START : from;
+    const page: EsdbResolvedEvent[] = [];
+    for await (const resolved of this.client.readAll({ fromPosition, direction: FORWARDS, maxCount })) {
+      page.push(resolved);
+    }
+    return page;
+  }
+
+  /** Commit position of the last non-system event: a position a reader of readAll does reach. */
+  async headPosition(): Promise<Position> {
+    let fromPosition: ReadPosition = END;
+    for (;;) {
+      // A bounded read ends by itself: no cancel needed.
+      const page: EsdbResolvedEvent[] = [];
+      for await (const resolved of this.client.readAll({ direction: BACKWARDS, fromPosition, maxCount: HEAD_SCAN_PAGE })) page.push(resolved);
+      for (const resolved of page) {
+        if (resolved.event && !isSystemEvent(resolved.event)) return commitPositionOf(resolved);
+      }
+      const oldest = page[page.length - 1]?.event?.position;
+      if (page.length < HEAD_SCAN_PAGE || !oldest) return START_POSITION;
+      fromPosition = oldest; // backwards reads exclude the given position
+    }
+  }
+
+  async ping(): Promise<void> {
+    const read = this.client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1, deadline: this.pingTimeoutMs });
+    for await (const resolved of read) void resolved;
+  }
+
+  async close(): Promise<void> {
+    await this.client.dispose();
+    // dispose() ends the calls but leaves the HTTP/2 channel open, which keeps a CLI process alive.
+    const channel = (this.client as unknown as { getChannel(): Promise<Channel> }).getChannel;
+    await channel?.()
+      .then((c) => c.close())
+      .catch(() => undefined);
+  }
+}
+
+function toExpectedRevision(expected: ExpectedVersion): AppendExpectedRevision {
+  const checked = checkExpectedVersion(expected);
+  if (checked === 'any') return ANY;
+  if (checked === 'no_stream') return NO_STREAM;
+  return BigInt(checked);
+}
+
+function commitPositionOf(resolved: EsdbResolvedEvent): Position {
+  const position = resolved.event?.position?.commit ?? resolved.commitPosition;
+  if (position === undefined) throw new Error(`EventStoreDB event ${resolved.event?.id} has no $all position`);
+  return position;
+}
+
+function isSystemEvent(event: EsdbRecordedEvent): boolean {
+  return event.type.startsWith('$') || event.streamId.startsWith('$');
+}
+
+function toRecordedEvent(event: EsdbRecordedEvent, position?: Position): RecordedEvent {
+  if (!event.isJson) throw new Error(`EventStoreDB event ${event.id} in ${event.streamId} is not JSON`);
+  return {
+    id: event.id,
+    streamId: event.streamId,
+    streamVersion: Number(event.revision),
+    position: position ?? streamReadPosition(event),
+    type: event.type,
+    data: event.data as Record<string, unknown>,
+    metadata: (event.metadata ?? {}) as EventMetadata,
+    createdAt: event.created,
+  };
+}
+
+/** Stream reads of older servers carry no log position; START_POSITION then stands for "unknown". */
+function streamReadPosition(event: EsdbRecordedEvent): Position {
+  const commit = event.position?.commit;
+  return commit === undefined || commit === NO_LOG_POSITION ? START_POSITION : commit;
+}
+
+function isErrorOfType(error: unknown, type: ErrorType): boolean {
+  return typeof error === 'object' && error !== null && (error as { type?: unknown }).type === type;
+}
