@@ -112,7 +112,7 @@ describe('docs/runbook.md', () => {
     const local = runbook.slice(runbook.indexOf('## Try it on your machine'));
     expect(local).toMatch(/npm start/);
     expect(local).toMatch(/ADMIN_TOKEN=\$\(npm run --silent token -- --tenant t1 --role admin\)/);
-    expect(local).toMatch(/curl -X POST http:\/\/localhost:3000\/admin\/finance\/projection-rollback/);
+    expect(local).toMatch(/curl -fsS -X POST http:\/\/localhost:3000\/admin\/finance\/projection-rollback/);
     expect(local).toMatch(/http:\/\/localhost:3000\/admin\/finance\/projection-verify/);
   });
 
