@@ -21,7 +21,7 @@ describe('the service process: probes, metrics, logs and errors', () => {
     expect(live.status).toBe(200);
     const ready = await fetch(`${service.baseUrl}/health/ready`);
     expect(ready.status).toBe(200);
-    const body = await ready.json();
+    const body = (await ready.json()) as { details: Record<string, unknown> };
     expect(Object.keys(body.details).sort()).toEqual(['database', 'eventStore', 'schema', 'shutdown']);
   });
 

@@ -60,7 +60,7 @@ describe('SIGTERM', () => {
     blocker.release();
     const response = await inFlight;
     expect(response.status).toBe(201);
-    const { id } = await response.json();
+    const { id } = (await response.json()) as { id: string };
 
     expect(await service.exited).toBe(0);
     expect(Date.now() - terminatedAt).toBeLessThan(30000);

@@ -34,7 +34,7 @@ describe('readiness follows PostgreSQL; liveness does not', () => {
     const secondsTo503 = (Date.now() - stoppedAt) / 1000;
     expect(secondsTo503).toBeLessThan(10);
 
-    const body = await (await fetch(`${service.baseUrl}/health/ready`)).json();
+    const body = (await (await fetch(`${service.baseUrl}/health/ready`)).json()) as { status: string; error: Record<string, unknown> };
     expect(body.status).toBe('error');
     expect(Object.keys(body.error)).toContain('database');
     for (let i = 0; i < 3; i++) expect(await statusOf(`${service.baseUrl}/health/live`)).toBe(200);

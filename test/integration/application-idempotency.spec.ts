@@ -3,15 +3,12 @@
  * together, concurrent retries run the command once, a reused key with another body is refused,
  * transient failures release the key, keys are per tenant.
  */
-import { DataSource } from 'typeorm';
-import { EventStore1700000000000 } from '../../migrations/1700000000000-EventStore';
-import { WriteSide1700000001000 } from '../../migrations/1700000001000-WriteSide';
 import { InvoiceService, invoiceStreamId } from '../../services/finance/src/application/invoice.service';
 import { EventStore } from '../../services/finance/src/event-store/event-store';
 import { PostgresEventStore } from '../../services/finance/src/event-store/postgres-event-store';
 import { IdempotencyKeyReusedError } from '../../services/finance/src/http/idempotency/idempotency.errors';
 import { canonicalJson, IdempotencyService, requestFingerprint, StoredAnswer } from '../../services/finance/src/http/idempotency/idempotency.service';
-import { createTestDatabase, TestDatabase } from '../support/database';
+import { createTestDatabase, TestDatabase, migrateTestDatabase } from '../support/database';
 import type { Pool } from 'pg';
 
 const BODY = { customerId: 'C-1001', dueDate: '2026-12-31', lines: [{ description: 'Cement 50kg', quantity: 10, unitPrice: '550.00', vatRate: '0.15' }] };
@@ -24,18 +21,7 @@ describe('idempotency keys in PostgreSQL', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('finance_idempotency');
-    const dataSource = new DataSource({
-      type: 'postgres',
-      host: db.host,
-      port: db.port,
-      username: db.user,
-      password: db.password,
-      database: db.name,
-      migrations: [EventStore1700000000000, WriteSide1700000001000],
-    });
-    await dataSource.initialize();
-    await dataSource.runMigrations();
-    await dataSource.destroy();
+    await migrateTestDatabase(db);
     pool = db.pool({ max: 10 });
     store = new PostgresEventStore(pool);
     idempotency = new IdempotencyService(pool, store, { lockTimeoutMs: 5000 });

@@ -3,8 +3,6 @@
  * migration): load → fold → decide → append with the expected version, metadata, tenant isolation,
  * If-Match and racing writers.
  */
-import { DataSource } from 'typeorm';
-import { EventStore1700000000000 } from '../../migrations/1700000000000-EventStore';
 import { CommandContext } from '../../services/finance/src/application/command-context';
 import { ConcurrencyError } from '../../services/finance/src/application/errors';
 import { CreateInvoiceInput, invoiceStreamId, InvoiceService } from '../../services/finance/src/application/invoice.service';
@@ -13,7 +11,7 @@ import { DomainError, NotFoundError } from '../../services/finance/src/domain/er
 import { EVENT_SCHEMA_VERSION, InvoiceApproved, PaymentRecorded } from '../../services/finance/src/domain/events';
 import { EventStore } from '../../services/finance/src/event-store/event-store';
 import { PostgresEventStore } from '../../services/finance/src/event-store/postgres-event-store';
-import { createTestDatabase, TestDatabase } from '../support/database';
+import { createTestDatabase, TestDatabase, migrateTestDatabase } from '../support/database';
 
 const CEMENT: CreateInvoiceInput = {
   customerId: 'C-1001',
@@ -46,18 +44,7 @@ describe('application services on the PostgreSQL event store', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('finance_application');
-    const dataSource = new DataSource({
-      type: 'postgres',
-      host: db.host,
-      port: db.port,
-      username: db.user,
-      password: db.password,
-      database: db.name,
-      migrations: [EventStore1700000000000],
-    });
-    await dataSource.initialize();
-    await dataSource.runMigrations();
-    await dataSource.destroy();
+    await migrateTestDatabase(db);
     store = new PostgresEventStore(db.pool({ max: 8 }));
     const clock = () => new Date('2026-11-26T09:00:00.000Z');
     invoices = new InvoiceService({ eventStore: store, clock });

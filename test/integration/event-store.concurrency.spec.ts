@@ -4,31 +4,15 @@
  * that became visible after the reader had passed it would be skipped for good.
  */
 import { randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
-import { EventStore1700000000000 } from '../../migrations/1700000000000-EventStore';
 import { NewEvent, RecordedEvent } from '../../services/finance/src/event-store/event-store';
 import { PostgresEventStore } from '../../services/finance/src/event-store/postgres-event-store';
 import { Position, START_POSITION } from '../../services/finance/src/event-store/position';
-import { createTestDatabase, TestDatabase } from '../support/database';
+import { createTestDatabase, TestDatabase, migrateTestDatabase } from '../support/database';
 
 const WRITERS = 16;
 const APPENDS_PER_WRITER = 150;
 const DEADLINE_MS = 90_000;
 
-async function migrate(db: TestDatabase): Promise<void> {
-  const dataSource = new DataSource({
-    type: 'postgres',
-    host: db.host,
-    port: db.port,
-    username: db.user,
-    password: db.password,
-    database: db.name,
-    migrations: [EventStore1700000000000],
-  });
-  await dataSource.initialize();
-  await dataSource.runMigrations();
-  await dataSource.destroy();
-}
 
 function event(writer: number, i: number): NewEvent {
   return {
@@ -45,7 +29,7 @@ describe('PostgreSQL event store under concurrent appends', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('event_store_concurrency');
-    await migrate(db);
+    await migrateTestDatabase(db);
     const pool = db.pool({ max: WRITERS + 2 });
     pool.on('error', () => undefined); // db.drop() may cut a socket that pool.end() is still closing
     store = new PostgresEventStore(pool);

@@ -14,7 +14,7 @@ import { EventStoreDbEventStore } from '../../services/finance/src/event-store/e
 import { InstrumentedEventStore, unwrapEventStore } from '../../services/finance/src/event-store/instrumented-event-store';
 import { PostgresEventStore } from '../../services/finance/src/event-store/postgres-event-store';
 import { Position, START_POSITION } from '../../services/finance/src/event-store/position';
-import { createTestDatabase, TestDatabase } from '../support/database';
+import { createTestDatabase, TestDatabase, migrateTestDatabase } from '../support/database';
 import { BEYOND_SAFE_INTEGER, EsdbTestServer, EsdbTestServerOptions, startEsdbTestServer } from '../support/esdb-test-server';
 
 interface Harness {
@@ -35,24 +35,10 @@ function quiet(pool: Pool): Pool {
   return pool;
 }
 
-async function migrate(db: TestDatabase): Promise<void> {
-  const dataSource = new DataSource({
-    type: 'postgres',
-    host: db.host,
-    port: db.port,
-    username: db.user,
-    password: db.password,
-    database: db.name,
-    migrations: [EventStore1700000000000],
-  });
-  await dataSource.initialize();
-  await dataSource.runMigrations();
-  await dataSource.destroy();
-}
 
 async function postgresHarness(instrumented = false): Promise<Harness> {
   const db = await createTestDatabase('event_store_contract');
-  await migrate(db);
+  await migrateTestDatabase(db);
   const adapter = new PostgresEventStore(quiet(db.pool({ max: 4 })));
   const timed = new Set<string>();
   const timer = {

@@ -3,14 +3,12 @@
  * and the real EventStoreDB client against the gRPC test server (positions above 2^53, system events).
  */
 import { randomUUID } from 'node:crypto';
-import { DataSource } from 'typeorm';
-import { EventStore1700000000000 } from '../../migrations/1700000000000-EventStore';
 import { eventsInspect, parseInspectArgs, UsageError } from '../../services/finance/src/cli/events-inspect';
 import { EventStore, NewEvent } from '../../services/finance/src/event-store/event-store';
 import { EventStoreDbEventStore } from '../../services/finance/src/event-store/eventstoredb-event-store';
 import { PostgresEventStore } from '../../services/finance/src/event-store/postgres-event-store';
 import { Position } from '../../services/finance/src/event-store/position';
-import { createTestDatabase, TestDatabase } from '../support/database';
+import { createTestDatabase, TestDatabase, migrateTestDatabase } from '../support/database';
 import { BEYOND_SAFE_INTEGER, EsdbTestServer, startEsdbTestServer } from '../support/esdb-test-server';
 
 const T0 = Date.parse('2026-11-20T09:00:00Z');
@@ -89,18 +87,7 @@ describe('events:inspect on PostgreSQL', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('events_inspect');
-    const dataSource = new DataSource({
-      type: 'postgres',
-      host: db.host,
-      port: db.port,
-      username: db.user,
-      password: db.password,
-      database: db.name,
-      migrations: [EventStore1700000000000],
-    });
-    await dataSource.initialize();
-    await dataSource.runMigrations();
-    await dataSource.destroy();
+    await migrateTestDatabase(db);
     const pool = db.pool();
     pool.on('error', () => undefined); // db.drop() may cut a socket that pool.end() is still closing
     store = new PostgresEventStore(pool);

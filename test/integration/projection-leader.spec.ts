@@ -4,30 +4,13 @@
  * takes over within seconds, and no event is ever applied twice.
  */
 import type { Pool } from 'pg';
-import { DataSource } from 'typeorm';
-import { EventStore1700000000000 } from '../../migrations/1700000000000-EventStore';
-import { ReadModels1700000002000 } from '../../migrations/1700000002000-ReadModels';
 import { PostgresEventStore } from '../../services/finance/src/event-store/postgres-event-store';
 import { ProjectionManager } from '../../services/finance/src/projections/projection-manager';
 import { advisoryLockHolder, readCheckpoint } from '../../services/finance/src/projections/projection-state';
 import { LIVE_TABLES } from '../../services/finance/src/projections/read-model-rows';
 import { appendSpecs, EventSpec, FinanceEventBuilder } from '../../services/finance/src/projections/testing/finance-event-fixtures';
-import { createTestDatabase, TestDatabase } from '../support/database';
+import { createTestDatabase, TestDatabase, migrateTestDatabase } from '../support/database';
 
-async function migrate(db: TestDatabase): Promise<void> {
-  const dataSource = new DataSource({
-    type: 'postgres',
-    host: db.host,
-    port: db.port,
-    username: db.user,
-    password: db.password,
-    database: db.name,
-    migrations: [EventStore1700000000000, ReadModels1700000002000],
-  });
-  await dataSource.initialize();
-  await dataSource.runMigrations();
-  await dataSource.destroy();
-}
 
 async function waitFor(probe: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<number> {
   const started = Date.now();
@@ -81,7 +64,7 @@ describe('projection leader election (PostgreSQL advisory lock)', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('proj_leader');
-    await migrate(db);
+    await migrateTestDatabase(db);
     pool = db.pool({ max: 4 });
     store = new PostgresEventStore(db.pool({ max: 4 }));
     managers = [0, 1, 2].map(

@@ -4,31 +4,14 @@
  * rollback, and metrics.
  */
 import type { Pool } from 'pg';
-import { DataSource } from 'typeorm';
-import { EventStore1700000000000 } from '../../migrations/1700000000000-EventStore';
-import { ReadModels1700000002000 } from '../../migrations/1700000002000-ReadModels';
 import { PostgresEventStore } from '../../services/finance/src/event-store/postgres-event-store';
 import { FinanceMetrics } from '../../services/finance/src/metrics/metrics-registry';
 import { ProjectionManager, ProjectionManagerOptions } from '../../services/finance/src/projections/projection-manager';
 import { LIVE_TABLES } from '../../services/finance/src/projections/read-model-rows';
 import { readCheckpoint } from '../../services/finance/src/projections/projection-state';
 import { appendSpecs, EventSpec, FinanceEventBuilder } from '../../services/finance/src/projections/testing/finance-event-fixtures';
-import { createTestDatabase, TestDatabase } from '../support/database';
+import { createTestDatabase, TestDatabase, migrateTestDatabase } from '../support/database';
 
-async function migrate(db: TestDatabase): Promise<void> {
-  const dataSource = new DataSource({
-    type: 'postgres',
-    host: db.host,
-    port: db.port,
-    username: db.user,
-    password: db.password,
-    database: db.name,
-    migrations: [EventStore1700000000000, ReadModels1700000002000],
-  });
-  await dataSource.initialize();
-  await dataSource.runMigrations();
-  await dataSource.destroy();
-}
 
 async function waitFor(probe: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<number> {
   const started = Date.now();
@@ -113,7 +96,7 @@ describe('ProjectionManager (PostgreSQL)', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('proj_manager');
-    await migrate(db);
+    await migrateTestDatabase(db);
     pool = db.pool({ max: 6 });
     store = new PostgresEventStore(db.pool({ max: 4 }));
   });

@@ -3,30 +3,13 @@
  * and writer: shapes, money formatting, tenant scoping, keyset pagination, trial balance, index use.
  */
 import type { Pool } from 'pg';
-import { DataSource } from 'typeorm';
-import { EventStore1700000000000 } from '../../migrations/1700000000000-EventStore';
-import { ReadModels1700000002000 } from '../../migrations/1700000002000-ReadModels';
 import { FinanceReadQueries } from '../../services/finance/src/http/queries/finance-read-queries';
 import { parseInvoiceListQuery, parseJournalListQuery } from '../../services/finance/src/http/queries/query-params';
 import { invoiceIdsReferenced, projectBatch } from '../../services/finance/src/projections/finance-projector';
 import { loadInvoices, writeBatch } from '../../services/finance/src/projections/read-model-writer';
 import { EventRecorder, EventSpec, FinanceEventBuilder } from '../../services/finance/src/projections/testing/finance-event-fixtures';
-import { createTestDatabase, TestDatabase } from '../support/database';
+import { createTestDatabase, TestDatabase, migrateTestDatabase } from '../support/database';
 
-async function migrate(db: TestDatabase): Promise<void> {
-  const dataSource = new DataSource({
-    type: 'postgres',
-    host: db.host,
-    port: db.port,
-    username: db.user,
-    password: db.password,
-    database: db.name,
-    migrations: [EventStore1700000000000, ReadModels1700000002000],
-  });
-  await dataSource.initialize();
-  await dataSource.runMigrations();
-  await dataSource.destroy();
-}
 
 describe('FinanceReadQueries (PostgreSQL)', () => {
   let db: TestDatabase;
@@ -55,7 +38,7 @@ describe('FinanceReadQueries (PostgreSQL)', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('proj_queries');
-    await migrate(db);
+    await migrateTestDatabase(db);
     pool = db.pool({ max: 4 });
     queries = new FinanceReadQueries(pool);
     await project([a.createInvoice({ invoiceId: INV, customerId: 'C-1001', dueDate: '2026-12-31' }), a.approve(INV, { approvedAt: '2026-11-26T10:00:00Z' })]);

@@ -2,29 +2,12 @@
  * The bulk writer against real PostgreSQL (fresh database, real migrations).
  */
 import type { Pool } from 'pg';
-import { DataSource } from 'typeorm';
-import { EventStore1700000000000 } from '../../migrations/1700000000000-EventStore';
-import { ReadModels1700000002000 } from '../../migrations/1700000002000-ReadModels';
 import { invoiceIdsReferenced, projectBatch } from '../../services/finance/src/projections/finance-projector';
 import type { InvoiceRow, ProjectionBatch } from '../../services/finance/src/projections/read-model-rows';
 import { LIVE_TABLES, loadInvoices, readModelTables, writeBatch } from '../../services/finance/src/projections/read-model-writer';
 import { EventRecorder, FinanceEventBuilder } from '../../services/finance/src/projections/testing/finance-event-fixtures';
-import { createTestDatabase, TestDatabase } from '../support/database';
+import { createTestDatabase, TestDatabase, migrateTestDatabase } from '../support/database';
 
-async function migrate(db: TestDatabase): Promise<void> {
-  const dataSource = new DataSource({
-    type: 'postgres',
-    host: db.host,
-    port: db.port,
-    username: db.user,
-    password: db.password,
-    database: db.name,
-    migrations: [EventStore1700000000000, ReadModels1700000002000],
-  });
-  await dataSource.initialize();
-  await dataSource.runMigrations();
-  await dataSource.destroy();
-}
 
 async function inTransaction<T>(pool: Pool, work: (client: import('pg').PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
@@ -65,7 +48,7 @@ describe('read-model writer (PostgreSQL)', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('rm_writer');
-    await migrate(db);
+    await migrateTestDatabase(db);
     pool = db.pool({ max: 4 });
   });
 

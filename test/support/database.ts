@@ -64,3 +64,17 @@ export async function createTestDatabase(prefix = 'finance_test'): Promise<TestD
     },
   };
 }
+
+/** Applies every migration in migrations/ to a test database, the way `npm run migration:run` does. */
+export async function migrateTestDatabase(db: TestDatabase): Promise<void> {
+  // Imported here so tests that only need a bare database do not load TypeORM.
+  const { createDataSource } = await import('../../services/finance/src/database/data-source.factory');
+  const { runMigrationsExclusively } = await import('../../services/finance/src/database/migration-runner');
+  const dataSource = createDataSource({ embedded: false, host: db.host, port: db.port, user: db.user, password: db.password, name: db.name, poolMax: 2 }, 'finance-test-migrate');
+  await dataSource.initialize();
+  try {
+    await runMigrationsExclusively(dataSource);
+  } finally {
+    await dataSource.destroy();
+  }
+}
