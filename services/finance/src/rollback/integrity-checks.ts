@@ -1,0 +1,167 @@
+/**
+ * Integrity checks of the finance read models: run by GET /admin/finance/projection-verify on the live
+ * tables, and by every rollback on its rebuilt shadow tables before they go live.
+ *
+ * Each check is one SQL statement, so it sees one consistent snapshot even while the live projection
+ * keeps committing batches (a batch's rows and checkpoint commit together). The position check reads
+ * the rows' highest position first, then the checkpoint, then the head: each read is at least as new
+ * as the one before, so a moving projection cannot make it fail spuriously.
+ */
+import type { Position } from '../event-store/position';
+import { formatMinor } from '../domain/money';
+import type { ReadModelTables } from '../projections/read-model-rows';
+import { quoteTable } from '../projections/read-model-writer';
+
+export interface IntegrityCheck {
+  name: string;
+  ok: boolean;
+  description: string;
+  /** Offending rows (0 when ok). */
+  failures: number;
+  /** Up to SAMPLE_SIZE offending ids (or tenants). */
+  sample?: string[];
+  details?: Record<string, unknown>;
+}
+
+export interface IntegrityReport {
+  ok: boolean;
+  checks: IntegrityCheck[];
+  durationMs: number;
+}
+
+/** Something that runs SQL: a pool, or one of several clients the checks are spread over. */
+export interface SqlRunner {
+  query<R extends Record<string, unknown> = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
+}
+
+export interface PositionSources {
+  /** The checkpoint the read model is (or will be) paired with. */
+  checkpoint(): Promise<Position>;
+  /** The event store's head. */
+  head(): Promise<Position>;
+}
+
+const SAMPLE_SIZE = 5;
+
+interface CountRow extends Record<string, unknown> {
+  failures: number;
+  sample: string[] | null;
+}
+
+/** Runs every check, spreading them over the given runners (each runner runs one check at a time). */
+export async function runIntegrityChecks(runners: SqlRunner[], tables: ReadModelTables, positions: PositionSources): Promise<IntegrityReport> {
+  const started = Date.now();
+  const t = {
+    invoices: quoteTable(tables.invoices),
+    payments: quoteTable(tables.payments),
+    entries: quoteTable(tables.journalEntries),
+    lines: quoteTable(tables.journalLines),
+  };
+  const tasks: Array<(runner: SqlRunner) => Promise<IntegrityCheck>> = [
+    (r) =>
+      countCheck(r, 'orphaned_payments', 'every payment belongs to an invoice that exists', `
+        SELECT count(*)::int AS failures, (array_agg(p.id::text ORDER BY p.position))[1:${SAMPLE_SIZE}] AS sample
+          FROM ${t.payments} p WHERE NOT EXISTS (SELECT 1 FROM ${t.invoices} i WHERE i.id = p.invoice_id)`),
+    (r) =>
+      countCheck(r, 'invoice_amount_paid', "each invoice's amount paid is the sum of its payments and its balance due is total minus paid", `
+        SELECT count(*)::int AS failures, (array_agg(i.id::text ORDER BY i.last_position))[1:${SAMPLE_SIZE}] AS sample
+          FROM ${t.invoices} i
+          LEFT JOIN (SELECT invoice_id, sum(amount_minor) AS paid FROM ${t.payments} GROUP BY invoice_id) p ON p.invoice_id = i.id
+         WHERE i.amount_paid_minor <> coalesce(p.paid, 0) OR i.balance_due_minor <> i.total_minor - i.amount_paid_minor`),
+    (r) =>
+      countCheck(r, 'invoice_status', "each invoice's status agrees with its amount paid (unpaid: DRAFT, APPROVED, CANCELLED; part: PARTIALLY_PAID; all: PAID)", `
+        SELECT count(*)::int AS failures, (array_agg(i.id::text ORDER BY i.last_position))[1:${SAMPLE_SIZE}] AS sample
+          FROM ${t.invoices} i
+         WHERE NOT coalesce(CASE i.status
+                 WHEN 'DRAFT' THEN i.amount_paid_minor = 0
+                 WHEN 'APPROVED' THEN i.amount_paid_minor = 0
+                 WHEN 'CANCELLED' THEN i.amount_paid_minor = 0
+                 WHEN 'PARTIALLY_PAID' THEN i.amount_paid_minor > 0 AND i.amount_paid_minor < i.total_minor
+                 WHEN 'PAID' THEN i.amount_paid_minor >= i.total_minor AND i.amount_paid_minor > 0
+               END, false)`),
+    (r) =>
+      countCheck(r, 'journal_entries_balanced', 'every journal entry is balanced, has lines, and its lines sum to its totals', `
+        SELECT count(*)::int AS failures, (array_agg(coalesce(e.id, l.journal_entry_id)::text))[1:${SAMPLE_SIZE}] AS sample
+          FROM ${t.entries} e
+          FULL JOIN (SELECT journal_entry_id, sum(debit_minor) AS debit, sum(credit_minor) AS credit
+                       FROM ${t.lines} GROUP BY journal_entry_id) l ON l.journal_entry_id = e.id
+         WHERE e.id IS NULL OR l.journal_entry_id IS NULL
+            OR e.total_debit_minor <> e.total_credit_minor
+            OR l.debit <> e.total_debit_minor OR l.credit <> e.total_credit_minor`),
+    (r) => trialBalanceCheck(r, t.lines),
+    (r) => positionCheck(r, t, positions),
+  ];
+  const queue = tasks.slice();
+  const results: IntegrityCheck[] = [];
+  if (runners.length === 0) throw new Error('runIntegrityChecks needs at least one runner');
+  await Promise.all(
+    runners.map(async (runner) => {
+      for (let task = queue.shift(); task; task = queue.shift()) results.push(await task(runner));
+    }),
+  );
+  results.sort((a, b) => CHECK_ORDER.indexOf(a.name) - CHECK_ORDER.indexOf(b.name));
+  return { ok: results.every((c) => c.ok), checks: results, durationMs: Date.now() - started };
+}
+
+const CHECK_ORDER = [
+  'orphaned_payments',
+  'invoice_amount_paid',
+  'invoice_status',
+  'journal_entries_balanced',
+  'trial_balance_balanced',
+  'checkpoint_not_beyond_head',
+];
+
+async function countCheck(runner: SqlRunner, name: string, description: string, sql: string): Promise<IntegrityCheck> {
+  const { rows } = await runner.query<CountRow>(sql);
+  const failures = rows[0]?.failures ?? 0;
+  return { name, ok: failures === 0, description, failures, ...(failures > 0 ? { sample: rows[0].sample ?? [] } : {}) };
+}
+
+async function trialBalanceCheck(runner: SqlRunner, lines: string): Promise<IntegrityCheck> {
+  const { rows } = await runner.query<{ tenant_id: string; debit: string; credit: string }>(
+    `SELECT tenant_id, sum(debit_minor)::text AS debit, sum(credit_minor)::text AS credit FROM ${lines} GROUP BY tenant_id`,
+  );
+  let debit = 0n;
+  let credit = 0n;
+  const unbalanced: string[] = [];
+  for (const row of rows) {
+    debit += BigInt(row.debit);
+    credit += BigInt(row.credit);
+    if (row.debit !== row.credit) unbalanced.push(row.tenant_id);
+  }
+  const ok = unbalanced.length === 0 && debit === credit;
+  return {
+    name: 'trial_balance_balanced',
+    ok,
+    description: "the trial balance is balanced: total debits equal total credits, for every tenant and overall",
+    failures: unbalanced.length,
+    ...(ok ? {} : { sample: unbalanced.slice(0, SAMPLE_SIZE) }),
+    details: { totalDebit: formatMinor(debit), totalCredit: formatMinor(credit), tenants: rows.length },
+  };
+}
+
+async function positionCheck(
+  runner: SqlRunner,
+  t: { invoices: string; payments: string; entries: string },
+  positions: PositionSources,
+): Promise<IntegrityCheck> {
+  const { rows } = await runner.query<{ max: string | null }>(
+    `SELECT greatest((SELECT max(last_position) FROM ${t.invoices}), (SELECT max(position) FROM ${t.payments}),
+                     (SELECT max(position) FROM ${t.entries}))::text AS max`,
+  );
+  const highestRow = rows[0]?.max === null || rows[0]?.max === undefined ? null : BigInt(rows[0].max);
+  const checkpoint = await positions.checkpoint();
+  const head = await positions.head();
+  const problems: string[] = [];
+  if (checkpoint > head) problems.push(`checkpoint ${checkpoint} is beyond the event store head ${head}`);
+  if (highestRow !== null && highestRow > checkpoint) problems.push(`rows hold events up to position ${highestRow}, beyond the checkpoint ${checkpoint}`);
+  return {
+    name: 'checkpoint_not_beyond_head',
+    ok: problems.length === 0,
+    description: 'the checkpoint is not beyond the event store head, and no row holds an event beyond the checkpoint',
+    failures: problems.length,
+    ...(problems.length ? { sample: problems } : {}),
+    details: { checkpoint: checkpoint.toString(), head: head.toString(), highestRowPosition: highestRow?.toString() ?? null },
+  };
+}

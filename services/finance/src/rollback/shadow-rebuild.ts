@@ -1,0 +1,234 @@
+/**
+ * The rebuild at the heart of a rollback: every finance event up to the target, streamed in batches
+ * through the live projector (`projectBatch`) and the live writer (`writeBatch`, insert mode) into
+ * the shadow tables. Memory is bounded (a few batches in flight plus a capped invoice working set)
+ * whatever the number of events, and the work is pipelined: the next page is read while a batch is
+ * folded, and each table's rows are written on their own session while Node folds the next batch.
+ */
+import type { ClientBase } from 'pg';
+import { FINANCE_STREAM_PREFIXES } from '../domain/events';
+import type { EventStore, RecordedEvent } from '../event-store/event-store';
+import type { Position } from '../event-store/position';
+import { emptyProjectionBatch, invoiceIdsReferenced, projectBatch } from '../projections/finance-projector';
+import type { JournalEntryRow, ProjectionBatch, ProjectionProblem, ReadModelTables } from '../projections/read-model-rows';
+import { loadInvoices, writeBatch } from '../projections/read-model-writer';
+import { EvictedRows, InvoiceCache } from './invoice-cache';
+import { copyFrom } from './pg-copy';
+import {
+  INVOICE_COPY_COLUMNS,
+  invoicesCopyText,
+  JOURNAL_ENTRY_COPY_COLUMNS,
+  JOURNAL_LINE_COPY_COLUMNS,
+  journalEntriesCopyText,
+  journalLinesCopyText,
+  PAYMENT_COPY_COLUMNS,
+  paymentsCopyText,
+} from './shadow-copy';
+import { RollbackFailure } from './rollback-errors';
+import { SqlLane } from './sql-lane';
+
+export interface RebuildLanes {
+  /** Invoice writes and read-backs (one session, so a read sees every earlier write). */
+  invoices: SqlLane;
+  payments: SqlLane;
+  journalEntries: SqlLane;
+  /** Journal lines (the largest table), spread over these sessions. */
+  journalLines: SqlLane[];
+}
+
+export interface RebuildOptions {
+  eventStore: EventStore;
+  /**
+   * Where the events come from instead of eventStore.readAll (the PostgreSQL store's COPY reader):
+   * the finance events with position <= target, ascending, in batches.
+   */
+  source?: AsyncIterable<RecordedEvent[]>;
+  target: Position;
+  tables: ReadModelTables;
+  lanes: RebuildLanes;
+  /** Events per page read from the event store. */
+  batchSize: number;
+  /** Invoice rows kept in memory. */
+  invoiceCacheSize: number;
+  /** Pages read ahead while a batch is folded and written. */
+  readAhead?: number;
+  /** Test-only: pause after each batch, so a test can observe (or kill) a rebuild in progress. */
+  batchDelayMs?: number;
+  signal?: AbortSignal;
+  /** Called after every batch (cheap; the caller throttles what it logs or stores). */
+  onBatch?: (progress: RebuildProgress, batch: ProjectionBatch) => void;
+}
+
+export interface RebuildProgress {
+  eventsReplayed: number;
+  lastReplayedPosition: Position | undefined;
+  unknownEvents: number;
+  malformedEvents: number;
+  duplicateEvents: number;
+  /** Rows written to each shadow table. */
+  invoices: number;
+  payments: number;
+  journalEntries: number;
+  journalLines: number;
+  /** Invoice rows read back from the shadow table after eviction. */
+  invoicesReloaded: number;
+  /** First problems the projector reported (skipped events), for the log. */
+  problems: ProjectionProblem[];
+}
+
+const MAX_PROBLEMS_KEPT = 20;
+
+export async function rebuildShadow(options: RebuildOptions): Promise<RebuildProgress> {
+  const { lanes, tables, signal } = options;
+  const cache = new InvoiceCache(options.invoiceCacheSize);
+  const progress: RebuildProgress = {
+    eventsReplayed: 0,
+    lastReplayedPosition: undefined,
+    unknownEvents: 0,
+    malformedEvents: 0,
+    duplicateEvents: 0,
+    invoices: 0,
+    payments: 0,
+    journalEntries: 0,
+    journalLines: 0,
+    invoicesReloaded: 0,
+    problems: [],
+  };
+  const pages =
+    options.source ??
+    readAhead(
+      options.eventStore.readAll({ toInclusive: options.target, batchSize: options.batchSize, streamPrefixes: [...FINANCE_STREAM_PREFIXES] }),
+      options.readAhead ?? 2,
+    );
+  let linesTurn = 0;
+  for await (const page of pages) {
+    if (signal?.aborted) throw abortFailure(signal);
+    // The adapters filter by stream prefix; this guards against one that does not (the seed's bug).
+    const events = page.every(isFinanceEvent) ? page : page.filter(isFinanceEvent);
+    if (events.length === 0) continue;
+
+    const { found, toLoad } = cache.lookup(invoiceIdsReferenced(events));
+    if (toLoad.length > 0) {
+      const loaded = await lanes.invoices.run((client) => loadInvoices(client, toLoad, tables));
+      cache.addLoaded(loaded);
+      for (const [id, row] of loaded) found.set(id, row);
+      progress.invoicesReloaded += loaded.size;
+    }
+    const batch = projectBatch(events, found);
+    cache.applyChanged(batch.invoices);
+
+    // One COPY per table per batch, each table on its own session; wait for a session's previous
+    // COPY first, so at most one batch per table is in flight (bounded memory).
+    if (batch.payments.length > 0) {
+      await lanes.payments.idle();
+      const text = paymentsCopyText(batch.payments);
+      lanes.payments.submit((client) => copyFrom(client, tables.payments, PAYMENT_COPY_COLUMNS, text));
+    }
+    if (batch.journalEntries.length > 0) {
+      await lanes.journalEntries.idle();
+      const entries = journalEntriesCopyText(batch.journalEntries);
+      lanes.journalEntries.submit((client) => copyFrom(client, tables.journalEntries, JOURNAL_ENTRY_COPY_COLUMNS, entries));
+      for (const part of split(batch.journalEntries, lanes.journalLines.length)) {
+        const lane = lanes.journalLines[linesTurn++ % lanes.journalLines.length];
+        await lane.idle();
+        const lines = journalLinesCopyText(part);
+        lane.submit((client) => copyFrom(client, tables.journalLines, JOURNAL_LINE_COPY_COLUMNS, lines));
+      }
+    }
+    const evicted = cache.evictOverflow();
+    if (evicted.fresh.size > 0 || evicted.stored.size > 0) {
+      await lanes.invoices.idle();
+      progress.invoices += writeInvoices(lanes.invoices, evicted, tables);
+    }
+
+    progress.eventsReplayed += batch.eventCount;
+    progress.lastReplayedPosition = batch.lastPosition ?? progress.lastReplayedPosition;
+    progress.unknownEvents += batch.unknownEvents;
+    progress.malformedEvents += batch.malformedEvents;
+    progress.duplicateEvents += batch.duplicateEvents;
+    progress.payments += batch.payments.length;
+    progress.journalEntries += batch.journalEntries.length;
+    for (const entry of batch.journalEntries) progress.journalLines += entry.lines.length;
+    for (const problem of batch.problems) if (progress.problems.length < MAX_PROBLEMS_KEPT) progress.problems.push(problem);
+    options.onBatch?.(progress, batch);
+    if (options.batchDelayMs) await delay(options.batchDelayMs, signal);
+  }
+  if (signal?.aborted) throw abortFailure(signal);
+  progress.invoices += writeInvoices(lanes.invoices, cache.drain(), tables);
+  await Promise.all([lanes.invoices.idle(), lanes.payments.idle(), lanes.journalEntries.idle(), ...lanes.journalLines.map((lane) => lane.idle())]);
+  return progress;
+}
+
+/**
+ * Invoices never written are copied in; newer versions of written ones are upserted by the live writer.
+ * Returns how many new invoice rows this adds.
+ */
+function writeInvoices(lane: SqlLane, rows: EvictedRows, tables: ReadModelTables): number {
+  if (rows.fresh.size > 0) {
+    const text = invoicesCopyText(rows.fresh.values());
+    lane.submit((client: ClientBase) => copyFrom(client, tables.invoices, INVOICE_COPY_COLUMNS, text));
+  }
+  if (rows.stored.size > 0) {
+    const batch = { ...emptyProjectionBatch(), invoices: rows.stored };
+    lane.submit((client: ClientBase) => writeBatch(client, batch, tables, { mode: 'upsert' }));
+  }
+  return rows.fresh.size;
+}
+
+function isFinanceEvent(event: RecordedEvent): boolean {
+  return FINANCE_STREAM_PREFIXES.some((prefix) => event.streamId.startsWith(prefix));
+}
+
+function split(entries: JournalEntryRow[], parts: number): JournalEntryRow[][] {
+  if (parts <= 1 || entries.length < 2 * parts) return [entries];
+  const size = Math.ceil(entries.length / parts);
+  const out: JournalEntryRow[][] = [];
+  for (let i = 0; i < entries.length; i += size) out.push(entries.slice(i, i + size));
+  return out;
+}
+
+/**
+ * Iterates `source` while keeping up to `depth` next pages requested: the event store reads page
+ * n+1 while the caller works on page n. Leaving early closes the source.
+ */
+export async function* readAhead<T>(source: AsyncIterable<T>, depth: number): AsyncGenerator<T> {
+  const iterator = source[Symbol.asyncIterator]();
+  const pending: Array<Promise<IteratorResult<T>>> = [];
+  const request = () => {
+    const next = iterator.next();
+    next.catch(() => undefined); // observed when awaited below; avoids an unhandled rejection if we stop first
+    pending.push(next);
+  };
+  let finished = false;
+  try {
+    for (let i = 0; i < Math.max(1, depth); i++) request();
+    for (;;) {
+      const result = await pending.shift()!;
+      if (result.done) {
+        finished = true;
+        return;
+      }
+      request();
+      yield result.value;
+    }
+  } finally {
+    if (!finished) await iterator.return?.().catch(() => undefined);
+  }
+}
+
+function abortFailure(signal: AbortSignal): RollbackFailure {
+  const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? 'aborted');
+  return new RollbackFailure(`aborted: ${reason}`);
+}
+
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

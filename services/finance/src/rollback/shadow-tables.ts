@@ -1,0 +1,141 @@
+/**
+ * Shadow copies of the four read-model tables: a rollback rebuilds into them while readers keep using
+ * the live tables, then swaps them in by rename inside one transaction.
+ *
+ * A shadow table is created `LIKE` its live table (columns, defaults, NOT NULL and CHECK constraints),
+ * without indexes; the live table's indexes and key constraints are recreated after loading (bulk load
+ * first, index build after is the cheap order) under temporary names, and take the live names at the
+ * swap so the schema after a rollback is exactly the schema before it. The invoice shadow gets its
+ * primary key at once: the rebuild reads invoices back by id and upserts them.
+ */
+import type { ClientBase } from 'pg';
+import { LIVE_TABLES, readModelTables, ReadModelTables } from '../projections/read-model-rows';
+import { quoteTable } from '../projections/read-model-writer';
+
+export const SHADOW_SUFFIX = '_rollback_shadow';
+export const SHADOW_TABLES: Readonly<ReadModelTables> = Object.freeze(readModelTables(SHADOW_SUFFIX));
+
+type TableKey = keyof ReadModelTables;
+export const TABLE_KEYS: readonly TableKey[] = ['invoices', 'payments', 'journalEntries', 'journalLines'];
+
+/** One index (or key constraint) of a live table, and the temporary name its shadow copy gets. */
+export interface IndexPlan {
+  table: TableKey;
+  liveName: string;
+  shadowName: string;
+  /** SQL building the shadow copy's index (CREATE [UNIQUE] INDEX: several may run on one table at once). */
+  build: string;
+  /** For a primary key or unique constraint: SQL attaching the built index as the constraint. */
+  attach?: string;
+  primaryKey: boolean;
+}
+
+interface IndexRow {
+  index_oid: string;
+  index_name: string;
+  indexdef: string;
+  constraint_type: string | null;
+  constraintdef: string | null;
+}
+
+const INDEX_DEF = /^CREATE (UNIQUE )?INDEX (\S+) ON (?:ONLY )?(\S+) (USING .+)$/s;
+
+/** The statements recreating every index and key constraint of the live tables on the shadows. */
+export async function planShadowIndexes(client: ClientBase): Promise<IndexPlan[]> {
+  const plans: IndexPlan[] = [];
+  for (const key of TABLE_KEYS) {
+    const { rows } = await client.query<IndexRow>(
+      `SELECT ix.indexrelid::text AS index_oid, i.relname AS index_name, pg_get_indexdef(ix.indexrelid) AS indexdef,
+              con.contype::text AS constraint_type, pg_get_constraintdef(con.oid) AS constraintdef
+         FROM pg_index ix
+         JOIN pg_class i ON i.oid = ix.indexrelid
+         LEFT JOIN pg_constraint con ON con.conindid = ix.indexrelid AND con.conrelid = ix.indrelid AND con.contype IN ('p', 'u', 'x')
+        WHERE ix.indrelid = $1::regclass
+        ORDER BY ix.indisprimary DESC, i.relname`,
+      [LIVE_TABLES[key]],
+    );
+    for (const row of rows) {
+      const shadowName = `rb_shadow_idx_${row.index_oid}`;
+      const shadowTable = quoteTable(SHADOW_TABLES[key]);
+      const match = INDEX_DEF.exec(row.indexdef);
+      if (row.constraint_type === 'x' || !match) {
+        // Exclusion constraints cannot adopt an index: created whole (not expected on read models).
+        if (row.constraintdef === null) throw new Error(`cannot copy index ${row.index_name}: unexpected definition ${row.indexdef}`);
+        plans.push({ table: key, liveName: row.index_name, shadowName, build: `ALTER TABLE ${shadowTable} ADD CONSTRAINT ${shadowName} ${row.constraintdef}`, primaryKey: false });
+        continue;
+      }
+      const build = `CREATE ${match[1] ?? ''}INDEX ${shadowName} ON ${shadowTable} ${match[4]}`;
+      const kind = row.constraint_type === 'p' ? 'PRIMARY KEY' : row.constraint_type === 'u' ? 'UNIQUE' : undefined;
+      plans.push({
+        table: key,
+        liveName: row.index_name,
+        shadowName,
+        build,
+        ...(kind ? { attach: `ALTER TABLE ${shadowTable} ADD CONSTRAINT ${shadowName} ${kind} USING INDEX ${shadowName}` } : {}),
+        primaryKey: kind === 'PRIMARY KEY',
+      });
+    }
+  }
+  return plans;
+}
+
+/**
+ * Drops any leftover shadow tables and creates empty ones with the indexes `early` selects (the
+ * invoice primary key at least: the rebuild reads invoices back by id and upserts them).
+ */
+export async function createShadowTables(client: ClientBase, plans: readonly IndexPlan[], early: readonly IndexPlan[] = earlyIndexes(plans)): Promise<void> {
+  await dropShadowTables(client);
+  for (const key of TABLE_KEYS) {
+    await client.query(
+      `CREATE TABLE ${quoteTable(SHADOW_TABLES[key])} (LIKE ${quoteTable(LIVE_TABLES[key])} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMMENTS)`,
+    );
+  }
+  for (const plan of early) {
+    await client.query(plan.build);
+    if (plan.attach) await client.query(plan.attach);
+  }
+}
+
+/** The indexes a rebuild needs before loading: the invoice primary key. */
+export function earlyIndexes(plans: readonly IndexPlan[]): IndexPlan[] {
+  const first = plans.find((p) => p.table === 'invoices' && p.primaryKey);
+  return first ? [first] : [];
+}
+
+/** The indexes not in `early`. */
+export function lateIndexes(plans: readonly IndexPlan[], early: readonly IndexPlan[] = earlyIndexes(plans)): IndexPlan[] {
+  const set = new Set(early);
+  return plans.filter((p) => !set.has(p));
+}
+
+export async function dropShadowTables(client: ClientBase): Promise<void> {
+  await client.query(`DROP TABLE IF EXISTS ${TABLE_KEYS.map((k) => quoteTable(SHADOW_TABLES[k])).join(', ')}`);
+}
+
+/** Whether any shadow table exists (left by a rollback that died). */
+export async function shadowTablesExist(client: Pick<ClientBase, 'query'>): Promise<boolean> {
+  const { rows } = await client.query<{ found: boolean }>(
+    'SELECT bool_or(to_regclass(t) IS NOT NULL) AS found FROM unnest($1::text[]) AS t',
+    [TABLE_KEYS.map((k) => SHADOW_TABLES[k])],
+  );
+  return rows[0]?.found === true;
+}
+
+/**
+ * The swap, run inside the caller's transaction: the live tables are locked together (or not at all,
+ * within the transaction's lock_timeout), dropped, and the shadows take their names and their
+ * indexes' names. Readers queued on the old tables re-resolve the names once the transaction commits
+ * and read the new tables; nobody ever sees an empty or partial read model.
+ */
+export async function swapShadowTables(client: ClientBase, plans: readonly IndexPlan[]): Promise<void> {
+  const live = TABLE_KEYS.map((k) => quoteTable(LIVE_TABLES[k])).join(', ');
+  await client.query(`LOCK TABLE ${live} IN ACCESS EXCLUSIVE MODE`);
+  await client.query(`DROP TABLE ${live}`);
+  for (const key of TABLE_KEYS) {
+    await client.query(`ALTER TABLE ${quoteTable(SHADOW_TABLES[key])} RENAME TO ${quoteTable(LIVE_TABLES[key])}`);
+  }
+  for (const plan of plans) {
+    // Renaming a constraint's index renames the constraint too.
+    await client.query(`ALTER INDEX ${quoteTable(plan.shadowName)} RENAME TO ${quoteTable(plan.liveName)}`);
+  }
+}
