@@ -6,10 +6,6 @@
  */
 import pino from 'pino';
 import type { Pool } from 'pg';
-import { DataSource } from 'typeorm';
-import { EventStore1700000000000 } from '../../migrations/1700000000000-EventStore';
-import { ReadModels1700000002000 } from '../../migrations/1700000002000-ReadModels';
-import { RollbackAudit1700000003000 } from '../../migrations/1700000003000-RollbackAudit';
 import type { EventStore, RecordedEvent } from '../../services/finance/src/event-store/event-store';
 import { EventStoreDbEventStore } from '../../services/finance/src/event-store/eventstoredb-event-store';
 import { PostgresEventStore } from '../../services/finance/src/event-store/postgres-event-store';
@@ -20,27 +16,12 @@ import { appendSpecs, EventSpec, FinanceEventBuilder } from '../../services/fina
 import { ProjectionRollbackService, RollbackServiceDeps } from '../../services/finance/src/rollback/projection-rollback.service';
 import { RollbackInProgressError, RollbackRequestError } from '../../services/finance/src/rollback/rollback-errors';
 import { shadowTablesExist } from '../../services/finance/src/rollback/shadow-tables';
-import { createTestDatabase, TestDatabase } from '../support/database';
+import { createTestDatabase, migrateTestDatabase, TestDatabase } from '../support/database';
 import { BEYOND_SAFE_INTEGER, EsdbTestServer, startEsdbTestServer } from '../support/esdb-test-server';
 
 jest.setTimeout(120_000);
 
 const silent = pino({ level: 'silent' });
-
-async function migrate(db: TestDatabase): Promise<void> {
-  const dataSource = new DataSource({
-    type: 'postgres',
-    host: db.host,
-    port: db.port,
-    username: db.user,
-    password: db.password,
-    database: db.name,
-    migrations: [EventStore1700000000000, ReadModels1700000002000, RollbackAudit1700000003000],
-  });
-  await dataSource.initialize();
-  await dataSource.runMigrations();
-  await dataSource.destroy();
-}
 
 async function waitFor<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -216,14 +197,14 @@ interface Harness {
 
 async function postgresHarness(): Promise<Harness> {
   const db = await createTestDatabase('rollback_pg');
-  await migrate(db);
+  await migrateTestDatabase(db);
   const pool = db.pool({ max: 8 });
   return { name: 'postgres', db, pool, store: new PostgresEventStore(pool), close: () => db.drop() };
 }
 
 async function esdbHarness(): Promise<Harness> {
   const db = await createTestDatabase('rollback_esdb');
-  await migrate(db);
+  await migrateTestDatabase(db);
   const pool = db.pool({ max: 8 });
   const esdb = await startEsdbTestServer({ startPosition: BEYOND_SAFE_INTEGER, systemEventEvery: 4 });
   const store = EventStoreDbEventStore.fromConnectionString(esdb.connectionString);
@@ -437,7 +418,7 @@ describe('rollback safety (PostgreSQL event store)', () => {
     expect((await readControl(h.pool)).state).toBe('rebuilding');
     // Readers meanwhile see the previous model, complete.
     expect(await actualModel(h.pool)).toEqual(before.model);
-    const killed = await h.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'finance-service rollback writer 3'`);
+    const killed = await h.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'finance-service rollback writer 3'`);
     expect(killed.rowCount).toBe(1);
     await rollback.whenIdle();
     const op = (await rollback.getOperation(operationId))!;
@@ -506,6 +487,39 @@ describe('rollback safety (PostgreSQL event store)', () => {
     expect(op.error).toMatch(/aborted: the service is shutting down/);
     expect(await snapshot()).toEqual(before);
     await expect(rollback.requestRollback({ targetVersion: 1, requestedBy: 'ops', tenantId: 't' })).rejects.toThrow(/shutting down/);
+  });
+
+  it('the swap waits for readers holding the live tables (retrying with a short lock timeout), or gives up and keeps the old model', async () => {
+    const reader = await h.pool.connect();
+    try {
+      // A long read holds the live invoice table: the swap cannot take it yet.
+      await reader.query('BEGIN');
+      await reader.query('SELECT count(*) FROM invoice_read_model');
+      const patient = service(h, { tuning: { swapLockTimeoutMs: 50, swapAttempts: 1000 } });
+      const { operationId } = await patient.requestRollback({ targetVersion: (await h.store.headPosition()).toString(), requestedBy: 'ops', tenantId: 't' });
+      await waitFor(async () => (await patient.getOperation(operationId))?.phase === 'swapping', 'the swap to start');
+      // Meanwhile the live model still answers (only the swap waits).
+      expect((await h.pool.query('SELECT count(*)::int AS n FROM invoice_read_model')).rows[0].n).toBe(12);
+      await reader.query('COMMIT');
+      await patient.whenIdle();
+      expect((await patient.getOperation(operationId))!.status).toBe('succeeded');
+
+      const before = await snapshot();
+      await reader.query('BEGIN');
+      await reader.query('SELECT count(*) FROM payment_read_model');
+      const impatient = service(h, { tuning: { swapLockTimeoutMs: 20, swapAttempts: 3 } });
+      const second = await impatient.requestRollback({ targetVersion: '5', requestedBy: 'ops', tenantId: 't' });
+      await impatient.whenIdle();
+      const op = (await impatient.getOperation(second.operationId))!;
+      expect(op).toMatchObject({ status: 'failed', phase: 'swapping' });
+      expect(op.error).toMatch(/lock timeout/);
+      await reader.query('COMMIT');
+      expect(await snapshot()).toEqual(before);
+      expect(await shadowTablesExist(h.pool)).toBe(false);
+    } finally {
+      await reader.query('ROLLBACK').catch(() => undefined);
+      reader.release();
+    }
   });
 
   it('reading the PostgreSQL store through EventStore.readAll (instead of the COPY reader) gives the same model', async () => {

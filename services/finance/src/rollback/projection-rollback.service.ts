@@ -244,11 +244,6 @@ export class ProjectionRollbackService {
     }
   }
 
-  /** Id of the rollback this process is running, if any. */
-  get activeOperationId(): string | undefined {
-    return this.active?.id;
-  }
-
   /** Resolves when the rollback this process runs (if any) has finished, successfully or not. */
   async whenIdle(): Promise<void> {
     await this.active?.done;
@@ -313,6 +308,11 @@ export class ProjectionRollbackService {
     let progress: RebuildProgress | undefined;
     const counts: RollbackCounts = {};
     log.info({ requestedBy: op.requestedBy, tenantId: op.tenantId, resume: op.resume, eventStore: op.eventStore, runner: op.runner }, 'projection rollback started');
+    // The replay logs its own progress; the phases after it (indexes, verification, swap) log a heartbeat.
+    const heartbeat = setInterval(() => {
+      if (phase !== 'replaying') log.info({ phase, elapsedMs: Math.round(Number(process.hrtime.bigint() - startedAt) / 1e6) }, `still ${phase}`);
+    }, Math.max(1000, this.tuning.progressIntervalMs * 2));
+    heartbeat.unref();
     try {
       // 1. Pause every pod: the UPDATE waits for any in-flight batch transaction (they hold the row FOR SHARE).
       const pause = await lock.run((c) => this.pause(c, op));
@@ -323,7 +323,8 @@ export class ProjectionRollbackService {
       // 2. Shadow tables and the sessions that fill them.
       phase = 'replaying';
       const plans = await lock.run((c) => planShadowIndexes(c));
-      // Indexes are either maintained while loading (PostgreSQL has spare time while Node folds) or built after.
+      // Indexes are built after loading (measured faster than maintaining them while loading), except
+      // those the rebuild needs itself; tuning.indexesDuringLoad keeps them all from the start.
       const early = this.tuning.indexesDuringLoad ? plans : earlyIndexes(plans);
       await lock.run((c) => createShadowTables(c, plans, early));
       lanes = await this.openLanes(3 + this.tuning.journalLineLanes, onSessionError);
@@ -450,6 +451,7 @@ export class ProjectionRollbackService {
       await this.fail(op, error, { phase, paused, previousState, lanes, lock: lockClient, progress, counts, startedAt, log });
       lanes = [];
     } finally {
+      clearInterval(heartbeat);
       lockClient.off('error', onSessionError);
       lockClient.on('error', () => undefined);
       await this.closeLanes(lanes);

@@ -26,16 +26,16 @@ export interface RollbackTuning {
 }
 
 export const DEFAULT_ROLLBACK_TUNING: Readonly<RollbackTuning> = Object.freeze({
-  batchSize: 2000,
-  invoiceCacheSize: 10_000,
+  batchSize: 1000,
+  invoiceCacheSize: 5_000,
   journalLineLanes: 2,
   readAhead: 1,
   copyReader: 1,
   indexesDuringLoad: 0,
   indexBuilders: 2,
   progressIntervalMs: 1000,
-  swapLockTimeoutMs: 3000,
-  swapAttempts: 5,
+  swapLockTimeoutMs: 1000,
+  swapAttempts: 10,
   recoveryIntervalMs: 5000,
   batchDelayMs: 0,
 });

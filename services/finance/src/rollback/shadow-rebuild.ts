@@ -104,7 +104,8 @@ export async function rebuildShadow(options: RebuildOptions): Promise<RebuildPro
   for await (const page of pages) {
     if (signal?.aborted) throw abortFailure(signal);
     // The adapters filter by stream prefix; this guards against one that does not (the seed's bug).
-    const events = page.every(isFinanceEvent) ? page : page.filter(isFinanceEvent);
+    // (The COPY reader's own SQL filters, so its pages skip the check.)
+    const events = options.source || page.every(isFinanceEvent) ? page : page.filter(isFinanceEvent);
     if (events.length === 0) continue;
 
     const { found, toLoad } = cache.lookup(invoiceIdsReferenced(events));
