@@ -1,5 +1,3 @@
-// ENGINEERS WORKING NOW: the shared contract (runtime wiring, auth, tests, read models, migrations) is in
-// /tmp/shared-contract.md: read it before writing code. (This note is removed at integration.)
 /**
  * The finance domain's events: the contract between the write side, the projections and the rollback.
  * Amounts are integer minor units (paisa for BDT) carried as decimal strings (`"632500"` = 6325.00),
