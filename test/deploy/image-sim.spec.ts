@@ -10,24 +10,15 @@
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, TestDatabase } from '../support/database';
+import { freePorts } from '../support/service-process';
 import { parseDockerfile } from './dockerfile';
 import { MAIN_JS, PROBE_PATHS, REPO_ROOT } from './service-contract';
 
 jest.setTimeout(600_000);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 (process.env.DEPLOY_IMAGE_TEST === '0' ? describe.skip : describe)('SLOW: the runtime image layout, without Docker', () => {
   let app: string;
@@ -62,8 +53,7 @@ async function freePort(): Promise<number> {
       ...db.env(),
       JWT_SECRET: 'image-test-jwt-secret-0123456789abcdefghij',
       EVENT_STORE: 'postgres',
-      PORT: String(await freePort()),
-      METRICS_PORT: String(await freePort()),
+      ...(await freePorts(2).then(([port, metricsPort]) => ({ PORT: String(port), METRICS_PORT: String(metricsPort) }))),
       LOG_LEVEL: 'warn',
     };
   });

@@ -13,9 +13,9 @@
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createTestDatabase, TestDatabase } from '../support/database';
+import { freePorts } from '../support/service-process';
 import { KObject } from './kustomize';
 import { built, metricNamesUsedByMonitoring } from './monitoring';
 import { named, podTemplateOf } from './repo-files';
@@ -25,16 +25,6 @@ jest.setTimeout(240_000);
 
 const SKIP = process.env.DEPLOY_SKIP_LIVE === '1';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function get(url: string, timeoutMs = 5000): Promise<{ status: number; body: string; ms: number; type: string | null }> {
   const started = Date.now();
@@ -101,8 +91,7 @@ function manifestEnv(container: KObject, objs: KObject[], db: TestDatabase, jwt:
     }
     if (!existsSync(join(REPO_ROOT, MAIN_JS))) throw new Error(`${MAIN_JS} missing: the service does not build yet`);
     db = await createTestDatabase('finance_deploy');
-    port = await freePort();
-    metricsPort = await freePort();
+    [port, metricsPort] = await freePorts(2);
     baseEnv = {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/tmp',

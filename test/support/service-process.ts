@@ -19,6 +19,13 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** `count` distinct free ports (each was free when picked). */
+export async function freePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await freePort());
+  return [...ports];
+}
+
 /** Polls `probe` until it returns true or the deadline passes (no fixed sleeps). */
 export async function waitFor(probe: () => Promise<boolean> | boolean, timeoutMs: number, what: string, intervalMs = 50): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -55,10 +62,25 @@ export interface StartOptions {
   timeoutMs?: number;
 }
 
-/** Spawns the compiled service (dist) with the given environment and waits until it serves. */
+/**
+ * Spawns the compiled service (dist) with the given environment and waits until it serves. Ports picked
+ * here are free when picked, not reserved: a start that loses one to another process is retried on new ports.
+ */
 export async function startService(env: Record<string, string>, options: StartOptions = {}): Promise<ServiceProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServiceOnce(env, options);
+    } catch (error) {
+      const lostPort = /EADDRINUSE|must differ from PORT/.test((error as Error).message);
+      if (!lostPort || env.PORT || env.METRICS_PORT || attempt >= 3) throw error;
+    }
+  }
+}
+
+async function startServiceOnce(env: Record<string, string>, options: StartOptions): Promise<ServiceProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
-  const metricsPort = env.METRICS_PORT ? Number(env.METRICS_PORT) : await freePort();
+  let metricsPort = env.METRICS_PORT ? Number(env.METRICS_PORT) : await freePort();
+  while (metricsPort === port) metricsPort = await freePort();
   const child = spawn(process.execPath, [SERVICE_MAIN], {
     cwd: PROJECT_ROOT,
     env: {
