@@ -2,83 +2,21 @@
  * `npm run bench:append`: appends/s of the PostgreSQL event store with 1 and 16 concurrent writers.
  * Each append is one event to the writer's own stream with an exact expected version.
  *
- * PostgreSQL: TEST_DATABASE_URL (postgres://user:pass@host:port/admin_db), else the DATABASE_*
- * settings the service uses, else the service's embedded PostgreSQL (started like `npm start`
- * does). Runs in a throw-away database `finance_bench_<random>`, never in the service's own.
+ * PostgreSQL: as bench-postgres.ts chooses (TEST_DATABASE_URL, DATABASE_HOST, else a fresh embedded one).
+ * Runs in a throw-away database `finance_bench_<random>`.
  * BENCH_SECONDS (default 3) sets the measured time per run.
  */
 import 'reflect-metadata';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Client, ClientConfig, Pool } from 'pg';
-import { DataSource } from 'typeorm';
-import { EventStore1700000000000 } from '../migrations/1700000000000-EventStore';
-import { loadConfig } from '../services/finance/src/config/app-config';
-import { startEmbeddedPostgres } from '../services/finance/src/database/embedded-postgres';
+import { Pool } from 'pg';
 import type { NewEvent } from '../services/finance/src/event-store/event-store';
 import { PostgresEventStore } from '../services/finance/src/event-store/postgres-event-store';
+import { migrateBenchDatabase, openBenchServer, withAdmin } from './bench-postgres';
 
 const WRITER_COUNTS = [1, 16];
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const WARMUP_MS = 500;
 
-interface Server {
-  connection: Omit<ClientConfig, 'database'>;
-  adminDatabase: string;
-  describe: string;
-  stop(): Promise<void>;
-}
-
-async function openServer(): Promise<Server> {
-  if (process.env.TEST_DATABASE_URL) {
-    const url = new URL(process.env.TEST_DATABASE_URL);
-    return {
-      connection: {
-        host: url.hostname,
-        port: Number(url.port || 5432),
-        user: decodeURIComponent(url.username || 'postgres'),
-        password: decodeURIComponent(url.password),
-      },
-      adminDatabase: url.pathname.replace(/^\//, '') || 'postgres',
-      describe: `TEST_DATABASE_URL ${url.hostname}:${url.port || 5432}`,
-      stop: async () => undefined,
-    };
-  }
-  const config = loadConfig();
-  const db = config.database;
-  const embedded = db.embedded ? await startEmbeddedPostgres(config) : undefined;
-  return {
-    connection: { host: db.host, port: db.port, user: db.user, password: db.password },
-    adminDatabase: 'postgres',
-    describe: db.embedded ? `embedded PostgreSQL on port ${db.port} (${config.embeddedDataDir})` : `DATABASE_HOST ${db.host}:${db.port}`,
-    stop: async () => embedded?.stop(),
-  };
-}
-
-async function withAdmin<T>(server: Server, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ ...server.connection, database: server.adminDatabase });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
-async function migrate(server: Server, database: string): Promise<void> {
-  const c = server.connection;
-  const dataSource = new DataSource({
-    type: 'postgres',
-    host: c.host,
-    port: c.port,
-    username: c.user,
-    password: typeof c.password === 'string' ? c.password : undefined,
-    database,
-    migrations: [EventStore1700000000000],
-  });
-  await dataSource.initialize();
-  await dataSource.runMigrations();
-  await dataSource.destroy();
-}
 
 function newEvent(i: number): NewEvent {
   return {
@@ -119,11 +57,11 @@ function percentile(sorted: number[], p: number): number {
 }
 
 async function main(): Promise<void> {
-  const server = await openServer();
+  const server = await openBenchServer();
   const database = `finance_bench_${randomBytes(4).toString('hex')}`;
   await withAdmin(server, (c) => c.query(`CREATE DATABASE ${database}`));
   try {
-    await migrate(server, database);
+    await migrateBenchDatabase(server, database);
     const version = await withAdmin(server, async (c) => (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0].v);
     process.stdout.write(`bench:append: PostgreSQL ${version}, ${server.describe}, database ${database}, ${SECONDS} s per run\n`);
     for (const writers of WRITER_COUNTS) {

