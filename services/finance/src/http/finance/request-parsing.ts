@@ -73,6 +73,15 @@ function required<T>(value: unknown, field: string, parse: (v: unknown, f: strin
   return parse(value, field);
 }
 
+/** Calls `parse` for each line that is a JSON object (with its field path); any other line is a problem. */
+function eachLineObject(rawLines: unknown[], p: Problems, parse: (line: Json, at: string) => void): void {
+  rawLines.forEach((raw, i) => {
+    const at = `lines[${i}]`;
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) p.add(at, 'must be an object');
+    else parse(raw as Json, at);
+  });
+}
+
 function lineArray(value: unknown, field: string, min: number): unknown[] {
   if (value === undefined || value === null) throw new ValidationError({ field, message: 'is required' });
   if (!Array.isArray(value)) throw new ValidationError({ field, message: 'must be an array' });
@@ -90,13 +99,7 @@ export function parseCreateInvoice(body: unknown): CreateInvoiceInput {
   const dueDate = p.take(() => required(b.dueDate, 'dueDate', parseDate));
   const rawLines = p.take(() => lineArray(b.lines, 'lines', 1)) ?? [];
   const lines: CreateInvoiceLine[] = [];
-  rawLines.forEach((raw, i) => {
-    const at = `lines[${i}]`;
-    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-      p.add(at, 'must be an object');
-      return;
-    }
-    const l = raw as Json;
+  eachLineObject(rawLines, p, (l, at) => {
     const description = p.take(() => requiredText(l.description, `${at}.description`, 500));
     const quantityMilli = p.take(() => required(l.quantity, `${at}.quantity`, parseQuantity));
     const unitPriceMinor = p.take(() => required(l.unitPrice, `${at}.unitPrice`, (v, f) => parseAmount(v, f)));
@@ -158,13 +161,7 @@ export function parsePostJournalEntry(body: unknown): PostJournalEntryInput {
   const currency = p.take(() => parseCurrency(b.currency, 'currency'));
   const rawLines = p.take(() => lineArray(b.lines, 'lines', 2)) ?? [];
   const lines: JournalLineInput[] = [];
-  rawLines.forEach((raw, i) => {
-    const at = `lines[${i}]`;
-    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-      p.add(at, 'must be an object');
-      return;
-    }
-    const l = raw as Json;
+  eachLineObject(rawLines, p, (l, at) => {
     const accountCode = p.take(() => {
       const code = requiredText(l.accountCode, `${at}.accountCode`, 32);
       if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(code)) throw new ValidationError({ field: `${at}.accountCode`, message: 'must be letters, digits, ".", "_" or "-"' });
