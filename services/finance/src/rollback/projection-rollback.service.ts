@@ -55,6 +55,7 @@ import {
   TABLE_KEYS,
 } from './shadow-tables';
 import { runSpread, SqlLane } from './sql-lane';
+import { DEADLOCK_TIMEOUT_MS_SQL, swapLockWaitMs } from './swap-lock-wait';
 
 /** Session advisory lock held by the one running rollback for its whole run ("rollback" in ASCII). */
 export const ROLLBACK_LOCK_KEY = 8_245_928_655_501_484_907n;
@@ -489,11 +490,13 @@ export class ProjectionRollbackService {
     signal: AbortSignal,
   ): Promise<ProjectionState> {
     const finalState: ProjectionState = op.resume ? 'running' : 'held';
+    const deadlockTimeoutMs = (await client.query<{ ms: number }>(DEADLOCK_TIMEOUT_MS_SQL)).rows[0].ms;
     for (let attempt = 1; ; attempt++) {
       checkAborted(signal);
+      const waitMs = swapLockWaitMs(attempt, this.tuning.swapLockTimeoutMs, deadlockTimeoutMs);
       await client.query('BEGIN');
       try {
-        await client.query(`SET LOCAL lock_timeout = '${Math.max(1, this.tuning.swapLockTimeoutMs)}ms'`);
+        await client.query(`SET LOCAL lock_timeout = '${waitMs}ms'`);
         const control = await client.query<{ state: string; operation_id: string | null }>(
           'SELECT state, operation_id::text AS operation_id FROM projection_control WHERE name = $1 FOR UPDATE',
           [PROJECTION_NAME],
@@ -521,7 +524,7 @@ export class ProjectionRollbackService {
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
         if (!isLockTimeout(error) || attempt >= this.tuning.swapAttempts) throw error;
-        log.warn({ attempt, lockTimeoutMs: this.tuning.swapLockTimeoutMs }, 'readers held the live tables longer than the swap waits; retrying the swap');
+        log.warn({ attempt, lockTimeoutMs: waitMs }, 'another session (a reader or an autovacuum) held the live tables longer than the swap waits; retrying the swap');
       }
     }
   }

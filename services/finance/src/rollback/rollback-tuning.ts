@@ -16,7 +16,7 @@ export interface RollbackTuning {
   copyReader: number;
   /** How often progress is logged and stored on the operation row while replaying. */
   progressIntervalMs: number;
-  /** How long the swap waits for readers to release the live tables before it retries. */
+  /** How long the first swap attempt waits for readers to release the live tables; later attempts wait past deadlock_timeout (swap-lock-wait.ts). */
   swapLockTimeoutMs: number;
   swapAttempts: number;
   /** How often every pod checks for a rollback that died (state 'rebuilding' with no lock holder). */
