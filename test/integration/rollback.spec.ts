@@ -164,7 +164,8 @@ function scenario(): { specs: EventSpec[]; invoiceIds: string[] } {
     specs.push(created);
     if (i % 4 !== 3) specs.push(builder.approve(id));
     if (i % 4 === 0) specs.push(builder.pay(id, 1_000n, { reference: `part\t${i}\\x`, paidAt: '2026-11-28T10:00:00+06:00' }));
-    if (i % 2 === 0) specs.push(a.journalEntry({ memo: `manual ${i}` }));
+    // Memos beyond ASCII and with COPY's special characters (tab, backslash, newline) must survive the binary COPY.
+    if (i % 2 === 0) specs.push(a.journalEntry({ memo: i === 4 ? 'manual 4: ৳ café\t"q"\\ \n€' : `manual ${i}` }));
   }
   specs.push(a.custom(`invoice-${invoiceIds[1]}`, 'InvoiceNoteAdded', { note: 'unknown to the projector' }));
   specs.push(a.custom('customer-7c1e', 'CustomerRenamed', { name: 'not a finance stream' }));

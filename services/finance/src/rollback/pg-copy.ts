@@ -2,16 +2,18 @@ import type { ClientBase } from 'pg';
 
 /**
  * `COPY <table> (<columns>) FROM STDIN` through node-postgres without an extra dependency: a minimal
- * "submittable" (the hook pg-copy-streams uses) that sends the prepared text as CopyData once the
- * server enters copy-in mode. One call copies one batch; the text is bounded by the caller's batch.
+ * "submittable" (the hook pg-copy-streams uses) that sends the prepared rows as CopyData once the
+ * server enters copy-in mode. One call copies one batch; the payload is bounded by the caller's batch.
  *
- * Text format: columns separated by tabs, rows by newlines, NULL as \N; see copyText()/copyValue().
+ * A string payload is text format (columns separated by tabs, rows by newlines, NULL as \N; see
+ * copyText()); a Buffer is binary format, as BinaryCopyWriter (pg-binary-copy.ts) writes it.
  */
-export function copyFrom(client: ClientBase, table: string, columns: readonly string[], text: string): Promise<number> {
-  if (text.length === 0) return Promise.resolve(0);
-  const sql = `COPY ${table} (${columns.join(', ')}) FROM STDIN`;
+export function copyFrom(client: ClientBase, table: string, columns: readonly string[], payload: string | Buffer): Promise<number> {
+  if (payload.length === 0) return Promise.resolve(0);
+  const binary = typeof payload !== 'string';
+  const sql = `COPY ${table} (${columns.join(', ')}) FROM STDIN${binary ? ' (FORMAT binary)' : ''}`;
   return new Promise<number>((resolve, reject) => {
-    const query = new CopyFromQuery(sql, Buffer.from(text, 'utf8'), (error, rows) => (error ? reject(error) : resolve(rows)));
+    const query = new CopyFromQuery(sql, binary ? payload : Buffer.from(payload, 'utf8'), (error, rows) => (error ? reject(error) : resolve(rows)));
     (client as unknown as { query(submittable: unknown): void }).query(query);
   });
 }
@@ -84,9 +86,4 @@ const NEEDS_ESCAPE = /[\\\t\n\r]/;
 export function copyText(value: string): string {
   if (!NEEDS_ESCAPE.test(value)) return value;
   return value.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
-}
-
-/** A nullable text value as a COPY field. */
-export function copyNullable(value: string | null | undefined): string {
-  return value === null || value === undefined ? '\\N' : copyText(value);
 }

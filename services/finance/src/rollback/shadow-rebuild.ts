@@ -16,11 +16,11 @@ import { EvictedRows, InvoiceCache } from './invoice-cache';
 import { copyFrom } from './pg-copy';
 import {
   INVOICE_COPY_COLUMNS,
-  invoicesCopyText,
+  invoicesCopyPayload,
   JOURNAL_ENTRY_COPY_COLUMNS,
   JOURNAL_LINE_COPY_COLUMNS,
-  journalEntriesCopyText,
-  journalLinesCopyText,
+  journalEntriesCopyPayload,
+  journalLinesCopyPayload,
   PAYMENT_COPY_COLUMNS,
   paymentsCopyText,
 } from './shadow-copy';
@@ -127,12 +127,12 @@ export async function rebuildShadow(options: RebuildOptions): Promise<RebuildPro
     }
     if (batch.journalEntries.length > 0) {
       await lanes.journalEntries.idle();
-      const entries = journalEntriesCopyText(batch.journalEntries);
+      const entries = journalEntriesCopyPayload(batch.journalEntries);
       lanes.journalEntries.submit((client) => copyFrom(client, tables.journalEntries, JOURNAL_ENTRY_COPY_COLUMNS, entries));
       for (const part of split(batch.journalEntries, lanes.journalLines.length)) {
         const lane = lanes.journalLines[linesTurn++ % lanes.journalLines.length];
         await lane.idle();
-        const lines = journalLinesCopyText(part);
+        const lines = journalLinesCopyPayload(part);
         lane.submit((client) => copyFrom(client, tables.journalLines, JOURNAL_LINE_COPY_COLUMNS, lines));
       }
     }
@@ -166,8 +166,8 @@ export async function rebuildShadow(options: RebuildOptions): Promise<RebuildPro
  */
 function writeInvoices(lane: SqlLane, rows: EvictedRows, tables: ReadModelTables): number {
   if (rows.fresh.size > 0) {
-    const text = invoicesCopyText(rows.fresh.values());
-    lane.submit((client: ClientBase) => copyFrom(client, tables.invoices, INVOICE_COPY_COLUMNS, text));
+    const payload = invoicesCopyPayload(rows.fresh.values());
+    lane.submit((client: ClientBase) => copyFrom(client, tables.invoices, INVOICE_COPY_COLUMNS, payload));
   }
   if (rows.stored.size > 0) {
     const batch = { ...emptyProjectionBatch(), invoices: rows.stored };
