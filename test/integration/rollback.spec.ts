@@ -296,6 +296,13 @@ describe.each([
     expect(await readControl(h.pool)).toMatchObject({ state: 'held', holdPosition: k, operationId: null });
     expect(await shadowTablesExist(h.pool)).toBe(false);
     expect(await liveIndexes(h.pool)).toEqual(indexesBefore);
+    // The shadows were filled with autovacuum off; the live tables they became have it back on.
+    const { rows: options } = await h.pool.query<{ relname: string; reloptions: string[] | null }>(
+      `SELECT c.relname, c.reloptions FROM pg_class c WHERE c.relname = ANY ($1) ORDER BY c.relname`,
+      [['invoice_read_model', 'payment_read_model', 'journal_entry_read_model', 'journal_entry_line_read_model']],
+    );
+    expect(options).toHaveLength(4);
+    expect(options.filter((o) => o.reloptions !== null)).toEqual([]);
     expect((await rollback.verify()).ok).toBe(true);
 
     const text = await metrics.registry.metrics();

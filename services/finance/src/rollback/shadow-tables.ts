@@ -87,7 +87,9 @@ export async function createShadowTables(client: ClientBase, plans: readonly Ind
   await dropShadowTables(client);
   for (const key of TABLE_KEYS) {
     await client.query(
-      `CREATE TABLE ${quoteTable(SHADOW_TABLES[key])} (LIKE ${quoteTable(LIVE_TABLES[key])} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMMENTS)`,
+      // No autovacuum while the rebuild fills them (it would compete for the CPU and, at the swap, for
+      // the tables); the rebuild ANALYZEs them itself, and the swap turns autovacuum back on.
+      `CREATE TABLE ${quoteTable(SHADOW_TABLES[key])} (LIKE ${quoteTable(LIVE_TABLES[key])} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMMENTS) ${NO_AUTOVACUUM}`,
     );
   }
   for (const plan of early) {
@@ -95,6 +97,8 @@ export async function createShadowTables(client: ClientBase, plans: readonly Ind
     if (plan.attach) await client.query(plan.attach);
   }
 }
+
+const NO_AUTOVACUUM = 'WITH (autovacuum_enabled = off, toast.autovacuum_enabled = off)';
 
 /** The indexes a rebuild needs before loading: the invoice primary key. */
 export function earlyIndexes(plans: readonly IndexPlan[]): IndexPlan[] {
@@ -133,6 +137,7 @@ export async function swapShadowTables(client: ClientBase, plans: readonly Index
   await client.query(`DROP TABLE ${live}`);
   for (const key of TABLE_KEYS) {
     await client.query(`ALTER TABLE ${quoteTable(SHADOW_TABLES[key])} RENAME TO ${quoteTable(LIVE_TABLES[key])}`);
+    await client.query(`ALTER TABLE ${quoteTable(LIVE_TABLES[key])} RESET (autovacuum_enabled, toast.autovacuum_enabled)`);
   }
   for (const plan of plans) {
     // Renaming a constraint's index renames the constraint too.
