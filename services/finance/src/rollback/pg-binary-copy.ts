@@ -40,16 +40,12 @@ export class BinaryCopyWriter {
   /** A uuid in its canonical 36-character form. */
   uuid(value: string): this {
     if (value.length !== 36) throw new Error(`not a uuid: ${value}`);
-    this.reserve(20);
-    const b = this.buffer;
-    let o = this.offset;
-    b.writeInt32BE(16, o);
-    o += 4;
+    let o = this.field(16);
+    const b = this.buffer; // after field(), which may grow (replace) the buffer
     for (let i = 0; i < 36; i += 2) {
       if (i === 8 || i === 13 || i === 18 || i === 23) i++;
       b[o++] = (hexDigit(value, i) << 4) | hexDigit(value, i + 1);
     }
-    this.offset = o;
     return this;
   }
 
@@ -66,18 +62,14 @@ export class BinaryCopyWriter {
   }
 
   int4(value: number): this {
-    this.reserve(8);
-    this.buffer.writeInt32BE(4, this.offset);
-    this.buffer.writeInt32BE(value, this.offset + 4);
-    this.offset += 8;
+    const at = this.field(4); // first: it may grow (replace) the buffer
+    this.buffer.writeInt32BE(value, at);
     return this;
   }
 
   int8(value: bigint): this {
-    this.reserve(12);
-    this.buffer.writeInt32BE(8, this.offset);
-    this.buffer.writeBigInt64BE(value, this.offset + 4);
-    this.offset += 12;
+    const at = this.field(8);
+    this.buffer.writeBigInt64BE(value, at);
     return this;
   }
 
@@ -96,12 +88,11 @@ export class BinaryCopyWriter {
   timestamptz(value: Date): this {
     const micros = (value.getTime() - PG_EPOCH_MS) * 1000;
     if (!Number.isSafeInteger(micros)) throw new Error(`timestamp out of range: ${String(value)}`);
-    this.reserve(12);
+    // Two 32-bit halves: no BigInt per timestamp.
+    const at = this.field(8);
     const high = Math.floor(micros / TWO_32);
-    this.buffer.writeInt32BE(8, this.offset);
-    this.buffer.writeInt32BE(high, this.offset + 4);
-    this.buffer.writeUInt32BE(micros - high * TWO_32, this.offset + 8);
-    this.offset += 12;
+    this.buffer.writeInt32BE(high, at);
+    this.buffer.writeUInt32BE(micros - high * TWO_32, at + 4);
     return this;
   }
 
@@ -118,6 +109,18 @@ export class BinaryCopyWriter {
     this.buffer.writeInt16BE(-1, this.offset);
     this.offset += 2;
     return this.buffer.subarray(0, this.offset);
+  }
+
+  /**
+   * Writes a fixed-size field's length and makes room for its value: returns where the value goes.
+   * It may replace this.buffer, so callers read this.buffer only after calling it.
+   */
+  private field(bytes: number): number {
+    this.reserve(4 + bytes);
+    this.buffer.writeInt32BE(bytes, this.offset);
+    const at = this.offset + 4;
+    this.offset = at + bytes;
+    return at;
   }
 
   private reserve(bytes: number): void {
