@@ -11,6 +11,7 @@ import {
 } from './event-store';
 import { Position, START_POSITION } from './position';
 import { DEFAULT_BATCH_SIZE, checkBatchSize, checkExpectedVersion } from './event-store.options';
+import { withTimeout } from '../util/with-timeout';
 
 /** Advisory lock key serialising appends; the migration's append_events() uses the same literal. */
 export const APPEND_LOCK_KEY = 7366034862003122753n;
@@ -129,16 +130,8 @@ export class PostgresEventStore implements EventStore {
   }
 
   async ping(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`PostgreSQL did not answer within ${this.pingTimeoutMs} ms`)), this.pingTimeoutMs);
-    });
-    try {
-      // The race also bounds the wait for a free pool connection, which query_timeout does not.
-      await Promise.race([this.pool.query({ text: 'SELECT 1', query_timeout: this.pingTimeoutMs } as QueryConfig), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    // The race also bounds the wait for a free pool connection, which query_timeout does not.
+    await withTimeout(this.pool.query({ text: 'SELECT 1', query_timeout: this.pingTimeoutMs } as QueryConfig), this.pingTimeoutMs, 'PostgreSQL');
   }
 
   async close(): Promise<void> {
@@ -171,7 +164,7 @@ function toRecordedEvent(row: EventRow): RecordedEvent {
 }
 
 /** A LIKE pattern matching ids that start with prefix (%, _ and \ taken literally). */
-function likePrefix(prefix: string): string {
+export function likePrefix(prefix: string): string {
   return `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 

@@ -1,21 +1,10 @@
 import type { DataSource } from 'typeorm';
 import type { EventStore } from '../event-store/event-store';
 import { pendingMigrationNames } from '../database/migration-runner';
+import { withTimeout } from '../util/with-timeout';
 
 /** How long the database may take to answer a readiness probe (kubelet's timeout is 3 s). */
 export const DATABASE_PROBE_TIMEOUT_MS = 1000;
-
-export async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 export async function checkDatabase(dataSource: DataSource): Promise<void> {
   await withTimeout(dataSource.query('SELECT 1'), DATABASE_PROBE_TIMEOUT_MS, 'database');

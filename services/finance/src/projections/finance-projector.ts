@@ -26,11 +26,6 @@ import type {
   ProjectionBatch,
 } from './read-model-rows';
 
-export type { InvoiceRow, JournalEntryRow, PaymentRow, ProjectionBatch } from './read-model-rows';
-
-/** The event types this projector understands. */
-export const PROJECTED_EVENT_TYPES = ['InvoiceCreated', 'InvoiceApproved', 'InvoiceCancelled', 'PaymentRecorded', 'JournalEntryPosted'] as const;
-
 const INVOICE_EVENT_TYPES: ReadonlySet<string> = new Set(['InvoiceCreated', 'InvoiceApproved', 'InvoiceCancelled', 'PaymentRecorded']);
 
 /** Ids of the invoices whose current rows the caller must load (and pass as invoicesBefore). */

@@ -36,6 +36,7 @@ import {
   readCheckpoint,
 } from './projection-state';
 import { ProjectionStatus, ProjectionStatusReader } from './projection-status';
+import { withTimeout } from '../util/with-timeout';
 
 /** The subset of a pino logger the manager uses. */
 export interface ProjectionLogger {
@@ -85,7 +86,7 @@ export interface ProjectionManagerStats {
 }
 
 type BatchOutcome =
-  | { kind: 'applied'; position: Position; events: number }
+  | { kind: 'applied'; position: Position }
   | { kind: 'not-running'; state: ProjectionState }
   | { kind: 'moved'; position: Position }
   | { kind: 'not-leader' };
@@ -302,7 +303,7 @@ export class ProjectionManager {
       if (this.options.beforeCommit) await this.options.beforeCommit(batch);
       await client.query('COMMIT');
       this.afterCommit(batch, position);
-      return { kind: 'applied', position, events: batch.eventCount };
+      return { kind: 'applied', position };
     } catch (error) {
       broken = error as Error;
       await client.query('ROLLBACK').catch(() => undefined);
@@ -408,7 +409,7 @@ export class ProjectionManager {
     }
     if (Date.now() - this.lastSessionCheck < this.leaderCheckMs) return true;
     try {
-      await withTimeout(this.session.query('SELECT 1'), Math.max(this.leaderCheckMs, 2000));
+      await withTimeout(this.session.query('SELECT 1'), Math.max(this.leaderCheckMs, 2000), 'leader lock connection');
       this.lastSessionCheck = Date.now();
       return true;
     } catch (error) {
@@ -432,7 +433,7 @@ export class ProjectionManager {
     this.sessionPid = undefined;
     if (session === undefined) return;
     // Ending the session releases its advisory lock.
-    await withTimeout(session.end(), 2000).catch(() => undefined);
+    await withTimeout(session.end(), 2000, 'leader lock connection').catch(() => undefined);
   }
 
   // ---------------------------------------------------------------------------------- metrics
@@ -467,26 +468,7 @@ export class ProjectionManager {
   }
 }
 
-/** Builds a manager-independent status reader (any pod, leader or not). */
-export function projectionStatusReader(pool: Pool, eventStore: EventStore, manager?: ProjectionManager): ProjectionStatusReader {
-  return new ProjectionStatusReader(pool, eventStore, manager);
-}
-
 function isConnectionError(error: Error): boolean {
   const code = (error as { code?: string }).code;
   return code === undefined || code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03';
-}
-
-async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      work,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -3,14 +3,13 @@
  * 1700000002000): the checkpoint, the control row of the pause protocol, and the leader lock.
  * Shared by the live projection manager, its status reader and the rollback.
  */
-import type { ClientBase, Pool } from 'pg';
 import type { Position } from '../event-store/position';
+import type { Queryable } from './read-model-writer';
 
 /** The row name of the finance read models in projection_checkpoint / projection_control. */
 export const PROJECTION_NAME = 'finance';
 
 export type ProjectionState = 'running' | 'paused' | 'rebuilding' | 'held';
-export const PROJECTION_STATES: readonly ProjectionState[] = ['running', 'paused', 'rebuilding', 'held'];
 
 /**
  * Session advisory lock (bigint key) held by the one projecting pod on a dedicated connection.
@@ -30,19 +29,19 @@ export interface ProjectionControl {
   updatedAt: Date;
 }
 
-type Queryable = ClientBase | Pool;
-
 export async function readCheckpoint(db: Queryable, name = PROJECTION_NAME): Promise<Position> {
   const { rows } = await db.query<{ position: string }>('SELECT position::text AS position FROM projection_checkpoint WHERE name = $1', [name]);
   if (rows.length === 0) throw new Error(`projection_checkpoint has no row '${name}' (migration 1700000002000 not applied?)`);
   return BigInt(rows[0].position);
 }
 
-export async function readControl(db: Queryable, name = PROJECTION_NAME): Promise<ProjectionControl> {
+/** The projection's control row; `forUpdate` locks it until the caller's transaction ends. */
+export async function readControl(db: Queryable, options: { forUpdate?: boolean } = {}): Promise<ProjectionControl> {
+  const name = PROJECTION_NAME;
   const { rows } = await db.query<{ state: ProjectionState; operation_id: string | null; hold_position: string | null; updated_ms: number }>(
     `SELECT state, operation_id::text AS operation_id, hold_position::text AS hold_position,
        floor(extract(epoch FROM updated_at) * 1000)::float8 AS updated_ms
-     FROM projection_control WHERE name = $1`,
+     FROM projection_control WHERE name = $1${options.forUpdate ? ' FOR UPDATE' : ''}`,
     [name],
   );
   if (rows.length === 0) throw new Error(`projection_control has no row '${name}' (migration 1700000002000 not applied?)`);

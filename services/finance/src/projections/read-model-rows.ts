@@ -6,7 +6,9 @@
  * "YYYY-MM-DD" strings; `Date` for times the event store recorded; `paidAt` keeps the event's
  * ISO-8601 text (PostgreSQL parses it, offset included).
  */
-export type InvoiceStatus = 'DRAFT' | 'APPROVED' | 'PARTIALLY_PAID' | 'PAID' | 'CANCELLED';
+import type { InvoiceStatus } from '../domain/invoice';
+
+export type { InvoiceStatus };
 export const INVOICE_STATUSES: readonly InvoiceStatus[] = ['DRAFT', 'APPROVED', 'PARTIALLY_PAID', 'PAID', 'CANCELLED'];
 
 /**

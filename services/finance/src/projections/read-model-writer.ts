@@ -47,7 +47,7 @@ export async function writeBatch(
   const insertOnly = options.mode === 'insert';
   const result: WriteResult = { invoices: 0, payments: 0, journalEntries: 0, journalLines: 0 };
   if (batch.invoices.size > 0) {
-    const { text, values } = invoiceStatement(batch.invoices.values(), batch.invoices.size, tables.invoices, insertOnly);
+    const { text, values } = invoiceStatement(batch.invoices, tables.invoices, insertOnly);
     result.invoices = (await client.query(text, values)).rowCount ?? 0;
   }
   if (batch.payments.length > 0) {
@@ -75,7 +75,7 @@ export async function loadInvoices(client: Queryable, ids: readonly string[], ta
         floor(extract(epoch FROM created_at) * 1000)::float8 AS created_ms,
         floor(extract(epoch FROM updated_at) * 1000)::float8 AS updated_ms
       FROM ${quoteTable(tables.invoices)} WHERE id = ANY($1::uuid[])`,
-    values: [plainArray(ids)],
+    values: [literal(ids)],
   });
   for (const r of found) {
     rows.set(r.id, {
@@ -134,8 +134,8 @@ const INVOICE_UPDATE = [
   'balance_due_minor', 'due_date', 'line_count', 'version', 'last_position', 'updated_at',
 ].map((c) => `${c} = EXCLUDED.${c}`).join(', ');
 
-/** The invoice upsert for rows (exported for a rollback that writes invoices apart from the rest). */
-export function invoiceStatement(rows: Iterable<InvoiceRow>, count: number, table: string, insertOnly = false): Statement {
+function invoiceStatement(rows: ReadonlyMap<string, InvoiceRow>, table: string, insertOnly: boolean): Statement {
+  const count = rows.size;
   const id = new Array<string>(count);
   const tenant = new Array<string>(count);
   const customer = new Array<string>(count);
@@ -153,7 +153,7 @@ export function invoiceStatement(rows: Iterable<InvoiceRow>, count: number, tabl
   const created = new Array<string>(count);
   const updated = new Array<string>(count);
   let i = 0;
-  for (const r of rows) {
+  for (const r of rows.values()) {
     id[i] = r.id;
     tenant[i] = quote(r.tenantId);
     customer[i] = quote(r.customerId);
@@ -172,7 +172,6 @@ export function invoiceStatement(rows: Iterable<InvoiceRow>, count: number, tabl
     updated[i] = r.updatedAt.toISOString();
     i++;
   }
-  if (i !== count) throw new RangeError(`invoiceStatement: expected ${count} rows, got ${i}`);
   const t = quoteTable(table);
   const conflict = insertOnly ? '' : ` ON CONFLICT (id) DO UPDATE SET ${INVOICE_UPDATE} WHERE t.last_position < EXCLUDED.last_position`;
   return {
@@ -285,11 +284,6 @@ function casts(types: string[]): string {
 /** A PostgreSQL array literal from elements already in literal form (numbers, uuids, quoted text). */
 function literal(elements: ArrayLike<unknown> & { join(separator: string): string }): string {
   return `{${elements.join(',')}}`;
-}
-
-/** An array literal of values that need no quoting (uuids, digits). */
-function plainArray(values: readonly string[]): string {
-  return `{${values.join(',')}}`;
 }
 
 const NEEDS_ESCAPE = /["\\]/;

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { INVOICE_STREAM_PREFIX, JOURNAL_STREAM_PREFIX, PaymentMethod, PostingLine } from '../../domain/events';
 import type { EventMetadata, EventStore, NewEvent, RecordedEvent } from '../../event-store/event-store';
 import type { Position } from '../../event-store/position';
+import { lineAmounts } from '../../domain/money';
 import { approvalPostings, paymentPostings, reversalPostings } from '../../domain/postings';
 
 export interface EventSpec {
@@ -37,12 +38,6 @@ export class FinanceEventBuilder {
     readonly userId = 'user-1',
   ) {}
 
-  forTenant(tenantId: string): FinanceEventBuilder {
-    const other = new FinanceEventBuilder(tenantId, this.userId);
-    for (const [id, totals] of this.invoices) other.invoices.set(id, totals);
-    return other;
-  }
-
   metadata(): EventMetadata {
     const correlationId = randomUUID();
     return { tenantId: this.tenantId, userId: this.userId, correlationId, causationId: correlationId, schemaVersion: 1 };
@@ -51,8 +46,7 @@ export class FinanceEventBuilder {
   createInvoice(options: { invoiceId?: string; customerId?: string; currency?: string; dueDate?: string; lines?: LineSpec[]; createdAt?: string } = {}): EventSpec {
     const invoiceId = options.invoiceId ?? randomUUID();
     const lines = (options.lines ?? [CEMENT_LINE]).map((line) => {
-      const net = (line.quantityMilli * line.unitPriceMinor + 500n) / 1000n;
-      const vat = (net * BigInt(line.vatRateBp) + 5000n) / 10000n;
+      const { netMinor: net, vatMinor: vat } = lineAmounts(line.quantityMilli, line.unitPriceMinor, line.vatRateBp);
       return {
         description: line.description ?? 'Item',
         quantityMilli: line.quantityMilli.toString(),
