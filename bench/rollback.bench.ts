@@ -20,6 +20,7 @@ import pino from 'pino';
 import { Pool } from 'pg';
 import { PostgresEventStore } from '../services/finance/src/event-store/postgres-event-store';
 import { FinanceMetrics } from '../services/finance/src/metrics/metrics-registry';
+import { LIVE_TABLES } from '../services/finance/src/projections/read-model-rows';
 import { ProjectionRollbackService } from '../services/finance/src/rollback/projection-rollback.service';
 import { rollbackTuningFromEnv } from '../services/finance/src/rollback/rollback-tuning';
 import { migrateBenchDatabase, openBenchServer, withAdmin } from './bench-postgres';
@@ -93,7 +94,7 @@ async function main(): Promise<void> {
     const head = await store.headPosition();
     await rollback(service, head, 'fill the live read model (rollback to the head)');
     const settleStarted = Date.now();
-    await pool.query('VACUUM ANALYZE events, invoice_read_model, payment_read_model, journal_entry_read_model, journal_entry_line_read_model');
+    await pool.query(`VACUUM ANALYZE events, ${Object.values(LIVE_TABLES).join(', ')}`);
     await pool.query('CHECKPOINT').catch((error: Error) => out(`CHECKPOINT skipped: ${error.message}`)); // needs superuser or pg_checkpoint
     out(`settled (VACUUM ANALYZE, CHECKPOINT) in ${((Date.now() - settleStarted) / 1000).toFixed(1)} s`);
     const timed = await rollback(service, head - BigInt(BEHIND_HEAD), `timed rollback (${BEHIND_HEAD} events before the head)`);

@@ -10,20 +10,10 @@ import type { Pool, PoolClient } from 'pg';
 import type { RecordedEvent } from '../services/finance/src/event-store/event-store';
 import { PostgresEventStore } from '../services/finance/src/event-store/postgres-event-store';
 import { FINANCE_STREAM_PREFIXES } from '../services/finance/src/domain/events';
+import { LIVE_TABLES, ReadModelTables, readModelTables } from '../services/finance/src/projections/read-model-rows';
 
-const TABLES = {
-  invoices: 'seedway_invoice',
-  payments: 'seedway_payment',
-  entries: 'seedway_journal_entry',
-  lines: 'seedway_journal_line',
-};
-
-const LIVE: Record<keyof typeof TABLES, string> = {
-  invoices: 'invoice_read_model',
-  payments: 'payment_read_model',
-  entries: 'journal_entry_read_model',
-  lines: 'journal_entry_line_read_model',
-};
+/** Copies of the read-model tables (created LIKE the live ones, indexes included). */
+const TABLES = readModelTables('_seedway');
 
 const SQL = {
   created: `INSERT INTO ${TABLES.invoices} (id, tenant_id, customer_id, currency, status, subtotal_minor, vat_minor, total_minor, amount_paid_minor,
@@ -32,10 +22,10 @@ const SQL = {
   approved: `WITH inv AS (
                UPDATE ${TABLES.invoices} SET status = 'APPROVED', version = $2, last_position = $3, updated_at = $4 WHERE id = $1 RETURNING tenant_id, currency
              ), entry AS (
-               INSERT INTO ${TABLES.entries} (id, tenant_id, source, source_id, entry_date, memo, currency, total_debit_minor, total_credit_minor, position, created_at)
+               INSERT INTO ${TABLES.journalEntries} (id, tenant_id, source, source_id, entry_date, memo, currency, total_debit_minor, total_credit_minor, position, created_at)
                SELECT $5, tenant_id, 'invoice_approval', $1, $6, 'Invoice approved', currency, $7, $7, $3, $4 FROM inv
              )
-             INSERT INTO ${TABLES.lines} (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date)
+             INSERT INTO ${TABLES.journalLines} (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date)
              SELECT $5, l.ord, inv.tenant_id, l.account, l.debit, l.credit, $6 FROM inv, unnest($8::text[], $9::int8[], $10::int8[]) WITH ORDINALITY AS l(account, debit, credit, ord)`,
   paid: `WITH inv AS (
            UPDATE ${TABLES.invoices} SET amount_paid_minor = amount_paid_minor + $7, balance_due_minor = balance_due_minor - $7,
@@ -45,16 +35,16 @@ const SQL = {
            INSERT INTO ${TABLES.payments} (id, invoice_id, tenant_id, amount_minor, method, reference, paid_at, position)
            SELECT $5, $1, tenant_id, $7, $8, $9, $10, $3 FROM inv
          ), entry AS (
-           INSERT INTO ${TABLES.entries} (id, tenant_id, source, source_id, entry_date, memo, currency, total_debit_minor, total_credit_minor, position, created_at)
+           INSERT INTO ${TABLES.journalEntries} (id, tenant_id, source, source_id, entry_date, memo, currency, total_debit_minor, total_credit_minor, position, created_at)
            SELECT $6, tenant_id, 'payment', $5, $11, 'Payment', currency, $7, $7, $3, $4 FROM inv
          )
-         INSERT INTO ${TABLES.lines} (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date)
+         INSERT INTO ${TABLES.journalLines} (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date)
          SELECT $6, l.ord, inv.tenant_id, l.account, l.debit, l.credit, $11 FROM inv, unnest($12::text[], $13::int8[], $14::int8[]) WITH ORDINALITY AS l(account, debit, credit, ord)`,
   posted: `WITH entry AS (
-             INSERT INTO ${TABLES.entries} (id, tenant_id, source, source_id, entry_date, memo, currency, total_debit_minor, total_credit_minor, position, created_at)
+             INSERT INTO ${TABLES.journalEntries} (id, tenant_id, source, source_id, entry_date, memo, currency, total_debit_minor, total_credit_minor, position, created_at)
              VALUES ($1, $2, 'manual', NULL, $3, $4, $5, $6, $6, $7, $8)
            )
-           INSERT INTO ${TABLES.lines} (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date)
+           INSERT INTO ${TABLES.journalLines} (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date)
            SELECT $1, l.ord, $2, l.account, l.debit, l.credit, $3 FROM unnest($9::text[], $10::int8[], $11::int8[]) WITH ORDINALITY AS l(account, debit, credit, ord)`,
 };
 
@@ -111,9 +101,9 @@ async function handle(client: PoolClient, e: RecordedEvent): Promise<void> {
 export async function seedWay(pool: Pool, limit: number): Promise<{ events: number; seconds: number; eventsPerSecond: number }> {
   const client = await pool.connect();
   try {
-    for (const key of Object.keys(TABLES) as Array<keyof typeof TABLES>) {
+    for (const key of Object.keys(TABLES) as Array<keyof ReadModelTables>) {
       await client.query(`DROP TABLE IF EXISTS ${TABLES[key]}`);
-      await client.query(`CREATE TABLE ${TABLES[key]} (LIKE ${LIVE[key]} INCLUDING ALL)`);
+      await client.query(`CREATE TABLE ${TABLES[key]} (LIKE ${LIVE_TABLES[key]} INCLUDING ALL)`);
     }
     const store = new PostgresEventStore(pool);
     const started = process.hrtime.bigint();

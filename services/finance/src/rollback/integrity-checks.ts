@@ -11,6 +11,7 @@ import type { Position } from '../event-store/position';
 import { formatMinor } from '../domain/money';
 import type { ReadModelTables } from '../projections/read-model-rows';
 import { quoteTable } from '../projections/read-model-writer';
+import { runSpread } from './sql-lane';
 
 export interface IntegrityCheck {
   name: string;
@@ -91,26 +92,10 @@ export async function runIntegrityChecks(runners: SqlRunner[], tables: ReadModel
     (r) => trialBalanceCheck(r, t.lines),
     (r) => positionCheck(r, t, positions),
   ];
-  const queue = tasks.slice();
-  const results: IntegrityCheck[] = [];
   if (runners.length === 0) throw new Error('runIntegrityChecks needs at least one runner');
-  await Promise.all(
-    runners.map(async (runner) => {
-      for (let task = queue.shift(); task; task = queue.shift()) results.push(await task(runner));
-    }),
-  );
-  results.sort((a, b) => CHECK_ORDER.indexOf(a.name) - CHECK_ORDER.indexOf(b.name));
-  return { ok: results.every((c) => c.ok), checks: results, durationMs: Date.now() - started };
+  const checks = await runSpread(runners, tasks);
+  return { ok: checks.every((c) => c.ok), checks, durationMs: Date.now() - started };
 }
-
-const CHECK_ORDER = [
-  'orphaned_payments',
-  'invoice_amount_paid',
-  'invoice_status',
-  'journal_entries_balanced',
-  'trial_balance_balanced',
-  'checkpoint_not_beyond_head',
-];
 
 async function countCheck(runner: SqlRunner, name: string, description: string, sql: string): Promise<IntegrityCheck> {
   const { rows } = await runner.query<CountRow>(sql);

@@ -8,22 +8,20 @@ import type { InvoiceRow } from '../projections/read-model-rows';
  * event touches them again. A fixed-size Bloom filter of evicted ids tells, without a query, that an
  * id was never written (no false negatives), so new invoices never cost a round trip.
  */
+/** Bits of the evicted-id Bloom filter (2 MiB): few false positives for millions of evicted ids. */
+const BLOOM_BITS = 1 << 24;
+/** Eviction brings the working set down to this share of capacity, so evictions come in batches. */
+const LOW_WATER = 0.75;
+
 export class InvoiceCache {
   /** Map order is recency order: a touched row is re-inserted at the end. `stored`: the shadow table has a version of it. */
   private readonly rows = new Map<string, { row: InvoiceRow; dirty: boolean; stored: boolean }>();
   private readonly evicted: BloomFilter;
   private evictedCount = 0;
 
-  constructor(
-    readonly capacity: number,
-    bloomBits = 1 << 24,
-  ) {
+  constructor(readonly capacity: number) {
     if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError(`invoice cache capacity must be a positive integer (got ${capacity})`);
-    this.evicted = new BloomFilter(bloomBits, 4);
-  }
-
-  get size(): number {
-    return this.rows.size;
+    this.evicted = new BloomFilter(BLOOM_BITS, 4);
   }
 
   /** Rows held for `ids`, and the ids that may have been evicted to the shadow table (to load). */
@@ -53,14 +51,14 @@ export class InvoiceCache {
   }
 
   /**
-   * When over capacity, evicts the least recently touched rows down to `lowWater` of capacity and
+   * When over capacity, evicts the least recently touched rows down to LOW_WATER of capacity and
    * returns the changed ones to write: `fresh` (never written: plain inserts) and `stored` (newer
    * versions of rows the shadow table holds: upserts). Evicting in bulk keeps the writes batched.
    */
-  evictOverflow(lowWater = 0.75): EvictedRows {
+  evictOverflow(): EvictedRows {
     const out: EvictedRows = { fresh: new Map(), stored: new Map() };
     if (this.rows.size <= this.capacity) return out;
-    const target = Math.floor(this.capacity * lowWater);
+    const target = Math.floor(this.capacity * LOW_WATER);
     for (const [id, entry] of this.rows) {
       if (this.rows.size <= target) break;
       this.rows.delete(id);
@@ -86,7 +84,7 @@ export interface EvictedRows {
 }
 
 /** A classic Bloom filter over strings (FNV-1a double hashing) in a fixed number of bits. */
-export class BloomFilter {
+class BloomFilter {
   private readonly bits: Uint32Array;
   private readonly mask: number;
 

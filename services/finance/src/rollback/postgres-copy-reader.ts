@@ -6,21 +6,21 @@
  *
  * Same result as PostgresEventStore.readAll({toInclusive, streamPrefixes}): the events table of the
  * database the session is connected to (the service keeps its event store and read models in one
- * database), positions > fromExclusive and <= toInclusive, ascending. Appends are serialised, so every
+ * database), positions <= toInclusive, ascending. Appends are serialised, so every
  * position up to the head (>= target) is committed and visible to this one snapshot.
  */
 import type { Client } from 'pg';
 import { escapeLiteral } from 'pg';
 import type { EventMetadata, RecordedEvent } from '../event-store/event-store';
+import { likePrefix } from '../event-store/postgres-event-store';
 import type { Position } from '../event-store/position';
 
 export interface CopyReadOptions {
-  fromExclusive?: Position;
   toInclusive: Position;
   streamPrefixes: readonly string[];
   batchSize: number;
   /** Batches parsed ahead of the consumer before the socket is paused. */
-  highWater?: number;
+  highWater: number;
 }
 
 interface PgConnection {
@@ -30,7 +30,7 @@ interface PgConnection {
 
 /** Streams the events in batches; closing the generator early ends the session's COPY (the caller ends the session). */
 export async function* copyReadEvents(client: Client, options: CopyReadOptions): AsyncGenerator<RecordedEvent[]> {
-  const prefixes = options.streamPrefixes.map((p) => escapeLiteral(`${p.replace(/[\\%_]/g, (c) => `\\${c}`)}%`));
+  const prefixes = options.streamPrefixes.map((p) => escapeLiteral(likePrefix(p)));
   if (prefixes.length === 0) return;
   // Metadata is not sent: the projectors read only its tenantId, which PostgreSQL extracts (the rest
   // of the metadata would be about a quarter of the text to produce, send and split).
@@ -38,10 +38,10 @@ export async function* copyReadEvents(client: Client, options: CopyReadOptions):
       floor(extract(epoch FROM created_at) * 1000)::int8,
       CASE WHEN jsonb_typeof(metadata->'tenantId') = 'string' THEN metadata->>'tenantId' END
     FROM events
-    WHERE global_position > ${(options.fromExclusive ?? 0n).toString()} AND global_position <= ${options.toInclusive.toString()}
+    WHERE global_position <= ${options.toInclusive.toString()}
       AND stream_id LIKE ANY (ARRAY[${prefixes.join(', ')}])
     ORDER BY global_position) TO STDOUT`;
-  const reader = new CopyOutQuery(sql, options.batchSize, options.highWater ?? 3);
+  const reader = new CopyOutQuery(sql, options.batchSize, options.highWater);
   client.query(reader as never);
   for (;;) {
     const batch = await reader.next();
@@ -195,7 +195,7 @@ function notRead(field: string): never {
 const ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
 
 /** Undoes COPY text escaping (\\, \t, \n, ..., \ooo octal, \xhh hex). */
-export function unescapeCopy(value: string): string {
+function unescapeCopy(value: string): string {
   if (value.indexOf('\\') === -1) return value;
   return value.replace(/\\(?:([0-7]{1,3})|x([0-9a-fA-F]{1,2})|(.))/g, (_match, octal: string | undefined, hex: string | undefined, other: string | undefined) => {
     if (octal !== undefined) return String.fromCharCode(parseInt(octal, 8));

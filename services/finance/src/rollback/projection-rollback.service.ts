@@ -26,7 +26,7 @@ import { quoteTable } from '../projections/read-model-writer';
 import { FINANCE_STREAM_PREFIXES } from '../domain/events';
 import { IntegrityReport, runIntegrityChecks } from './integrity-checks';
 import { copyReadEvents } from './postgres-copy-reader';
-import { ProjectionStateError, RollbackFailure, RollbackInProgressError, RollbackRequestError } from './rollback-errors';
+import { checkAborted, ProjectionStateError, RollbackFailure, RollbackInProgressError, RollbackRequestError } from './rollback-errors';
 import {
   finishOperation,
   findOperation,
@@ -58,7 +58,7 @@ import { runSpread, SqlLane } from './sql-lane';
 import { DEADLOCK_TIMEOUT_MS_SQL, swapLockWaitMs } from './swap-lock-wait';
 
 /** Session advisory lock held by the one running rollback for its whole run ("rollback" in ASCII). */
-export const ROLLBACK_LOCK_KEY = 8_245_928_655_501_484_907n;
+const ROLLBACK_LOCK_KEY = 8_245_928_655_501_484_907n;
 
 export const LOG_OPERATION = 'projection-rollback';
 
@@ -77,10 +77,6 @@ export interface RollbackServiceDeps {
   logger: AppLogger;
   metrics: FinanceMetrics;
   tuning?: Partial<RollbackTuning>;
-  /** Opens a dedicated database session (default: a new pg Client with the pool's settings). */
-  connect?: (purpose: string) => Promise<Client>;
-  /** Who runs rollbacks here (recorded on the operation): default hostname:pid. */
-  runner?: string;
   /** Test hooks (fault injection); never set by the service. */
   hooks?: {
     /** Runs on a writer session after the shadow tables are loaded and indexed, before verification. */
@@ -110,7 +106,8 @@ type Log = AppLogger;
 
 export class ProjectionRollbackService {
   private readonly tuning: RollbackTuning;
-  private readonly runner: string;
+  /** Who runs rollbacks here (recorded on the operation). */
+  private readonly runner = `${hostname()}:${process.pid}`;
   private active: ActiveRollback | undefined;
   private recovering: Promise<string[]> | undefined;
   private watchTimer: NodeJS.Timeout | undefined;
@@ -119,7 +116,6 @@ export class ProjectionRollbackService {
 
   constructor(private readonly deps: RollbackServiceDeps) {
     this.tuning = { ...DEFAULT_ROLLBACK_TUNING, ...deps.tuning };
-    this.runner = deps.runner ?? `${hostname()}:${process.pid}`;
   }
 
   // ------------------------------------------------------------------------------------------ API
@@ -217,9 +213,7 @@ export class ProjectionRollbackService {
     const client = await this.deps.pool.connect();
     try {
       await client.query('BEGIN');
-      const { rows } = await client.query<{ state: ProjectionState }>('SELECT state FROM projection_control WHERE name = $1 FOR UPDATE', [PROJECTION_NAME]);
-      if (rows.length === 0) throw new Error(`projection_control has no row '${PROJECTION_NAME}'`);
-      const previousState = rows[0].state;
+      const previousState = (await readControl(client, { forUpdate: true })).state;
       if (previousState === 'rebuilding') {
         throw new ProjectionStateError('ROLLBACK_IN_PROGRESS', 'the projection is being rebuilt by a rollback; it resumes (or holds) when the rollback ends', previousState);
       }
@@ -464,9 +458,8 @@ export class ProjectionRollbackService {
   private async pause(client: ClientBase, op: RollbackOperation): Promise<{ previousState: ProjectionState; previousCheckpoint: Position }> {
     await client.query('BEGIN');
     try {
-      const { rows } = await client.query<{ state: ProjectionState }>('SELECT state FROM projection_control WHERE name = $1 FOR UPDATE', [PROJECTION_NAME]);
-      if (rows.length === 0) throw new RollbackFailure(`projection_control has no row '${PROJECTION_NAME}'`);
-      const previousState = rows[0].state === 'rebuilding' ? 'running' : rows[0].state;
+      const { state } = await readControl(client, { forUpdate: true });
+      const previousState = state === 'rebuilding' ? 'running' : state;
       await client.query(`UPDATE projection_control SET state = 'rebuilding', operation_id = $2, updated_at = now() WHERE name = $1`, [PROJECTION_NAME, op.id]);
       const previousCheckpoint = await readCheckpoint(client);
       // Recorded in the same transaction: a recovery after a crash knows what to restore.
@@ -497,13 +490,9 @@ export class ProjectionRollbackService {
       await client.query('BEGIN');
       try {
         await client.query(`SET LOCAL lock_timeout = '${waitMs}ms'`);
-        const control = await client.query<{ state: string; operation_id: string | null }>(
-          'SELECT state, operation_id::text AS operation_id FROM projection_control WHERE name = $1 FOR UPDATE',
-          [PROJECTION_NAME],
-        );
-        const row = control.rows[0];
-        if (!row || row.state !== 'rebuilding' || row.operation_id !== op.id) {
-          throw new RollbackFailure(`projection state changed under the rollback (state ${row?.state ?? 'missing'}, operation ${row?.operation_id ?? 'none'})`);
+        const control = await readControl(client, { forUpdate: true });
+        if (control.state !== 'rebuilding' || control.operationId !== op.id) {
+          throw new RollbackFailure(`projection state changed under the rollback (state ${control.state}, operation ${control.operationId ?? 'none'})`);
         }
         await swapShadowTables(client, plans);
         await client.query('UPDATE projection_checkpoint SET position = $2, updated_at = now() WHERE name = $1', [PROJECTION_NAME, lastReplayed.toString()]);
@@ -644,7 +633,6 @@ export class ProjectionRollbackService {
   // ------------------------------------------------------------------------------------------ helpers
 
   private async connect(purpose: string): Promise<Client> {
-    if (this.deps.connect) return this.deps.connect(purpose);
     const options = (this.deps.pool as unknown as { options: ClientConfig }).options;
     // pg.Pool keeps the password non-enumerable (out of logs): a spread alone would drop it.
     const client = new Client({ ...options, password: options.password, application_name: `finance-service rollback ${purpose}` });
@@ -683,12 +671,12 @@ export class ProjectionRollbackService {
     // As many builds at once as there are cores to spare; more only makes them fight over CPU and cache.
     await runSpread(
       lanes.slice(0, this.tuning.indexBuilders),
-      late.map((plan) => (c: ClientBase) => c.query(plan.build)),
+      late.map((plan) => (lane: SqlLane) => lane.query(plan.build)),
     );
     for (const plan of late) if (plan.attach) await lanes[0].query(plan.attach);
     await runSpread(
       lanes,
-      TABLE_KEYS.map((key) => (c: ClientBase) => c.query(`ANALYZE ${quoteTable(SHADOW_TABLES[key])}`)),
+      TABLE_KEYS.map((key) => (lane: SqlLane) => lane.query(`ANALYZE ${quoteTable(SHADOW_TABLES[key])}`)),
     );
   }
 
@@ -734,13 +722,6 @@ function describeValue(value: unknown): string {
     return text.length > 60 ? `${text.slice(0, 60)}...` : text;
   } catch {
     return String(value);
-  }
-}
-
-function checkAborted(signal: AbortSignal): void {
-  if (signal.aborted) {
-    const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? 'aborted');
-    throw new RollbackFailure(`aborted: ${reason}`);
   }
 }
 

@@ -47,3 +47,10 @@ export class RollbackFailure extends Error {
     this.name = 'RollbackFailure';
   }
 }
+
+/** Throws the failure a rollback records when it was aborted (service shutdown, lost session). */
+export function checkAborted(signal: AbortSignal | undefined): void {
+  if (!signal?.aborted) return;
+  const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? 'aborted');
+  throw new RollbackFailure(`aborted: ${reason}`);
+}

@@ -2,10 +2,10 @@
  * The rollback operations / audit table (migration 1700000003000-RollbackAudit): progress of the running
  * rollback, readable from any pod, and the permanent record of every rollback.
  */
-import type { ClientBase, Pool } from 'pg';
 import type { Position } from '../event-store/position';
+import type { Queryable } from '../projections/read-model-writer';
 
-export const OPERATIONS_TABLE = 'projection_rollback_operations';
+const OPERATIONS_TABLE = 'projection_rollback_operations';
 
 export type RollbackStatus = 'running' | 'succeeded' | 'failed';
 export type RollbackPhase = 'starting' | 'pausing' | 'replaying' | 'indexing' | 'verifying' | 'swapping' | 'done';
@@ -44,8 +44,6 @@ export interface RollbackOperation {
   finishedAt: Date | null;
   durationMs: number | null;
 }
-
-type Queryable = ClientBase | Pool;
 
 const COLUMNS = `id::text AS id, requested_by, tenant_id, target_position::text AS target_position, resume, status, phase,
   events_replayed::text AS events_replayed, last_replayed_position::text AS last_replayed_position,

@@ -24,7 +24,7 @@ import {
   PAYMENT_COPY_COLUMNS,
   paymentsCopyText,
 } from './shadow-copy';
-import { RollbackFailure } from './rollback-errors';
+import { checkAborted } from './rollback-errors';
 import { SqlLane } from './sql-lane';
 
 export interface RebuildLanes {
@@ -51,7 +51,7 @@ export interface RebuildOptions {
   /** Invoice rows kept in memory. */
   invoiceCacheSize: number;
   /** Pages read ahead while a batch is folded and written. */
-  readAhead?: number;
+  readAhead: number;
   /** Test-only: pause after each batch, so a test can observe (or kill) a rebuild in progress. */
   batchDelayMs?: number;
   signal?: AbortSignal;
@@ -98,14 +98,12 @@ export async function rebuildShadow(options: RebuildOptions): Promise<RebuildPro
     options.source ??
     readAhead(
       options.eventStore.readAll({ toInclusive: options.target, batchSize: options.batchSize, streamPrefixes: [...FINANCE_STREAM_PREFIXES] }),
-      options.readAhead ?? 2,
+      options.readAhead,
     );
   let linesTurn = 0;
-  for await (const page of pages) {
-    if (signal?.aborted) throw abortFailure(signal);
-    // The adapters filter by stream prefix; this guards against one that does not (the seed's bug).
-    // (The COPY reader's own SQL filters, so its pages skip the check.)
-    const events = options.source || page.every(isFinanceEvent) ? page : page.filter(isFinanceEvent);
+  // Both adapters filter by stream prefix (the contract test holds them to it; the seed's readAll filter did not).
+  for await (const events of pages) {
+    checkAborted(signal);
     if (events.length === 0) continue;
 
     const { found, toLoad } = cache.lookup(invoiceIdsReferenced(events));
@@ -154,7 +152,7 @@ export async function rebuildShadow(options: RebuildOptions): Promise<RebuildPro
     options.onBatch?.(progress, batch);
     if (options.batchDelayMs) await delay(options.batchDelayMs, signal);
   }
-  if (signal?.aborted) throw abortFailure(signal);
+  checkAborted(signal);
   progress.invoices += writeInvoices(lanes.invoices, cache.drain(), tables);
   await Promise.all([lanes.invoices.idle(), lanes.payments.idle(), lanes.journalEntries.idle(), ...lanes.journalLines.map((lane) => lane.idle())]);
   return progress;
@@ -176,10 +174,6 @@ function writeInvoices(lane: SqlLane, rows: EvictedRows, tables: ReadModelTables
   return rows.fresh.size;
 }
 
-function isFinanceEvent(event: RecordedEvent): boolean {
-  return FINANCE_STREAM_PREFIXES.some((prefix) => event.streamId.startsWith(prefix));
-}
-
 function split(entries: JournalEntryRow[], parts: number): JournalEntryRow[][] {
   if (parts <= 1 || entries.length < 2 * parts) return [entries];
   const size = Math.ceil(entries.length / parts);
@@ -192,7 +186,7 @@ function split(entries: JournalEntryRow[], parts: number): JournalEntryRow[][] {
  * Iterates `source` while keeping up to `depth` next pages requested: the event store reads page
  * n+1 while the caller works on page n. Leaving early closes the source.
  */
-export async function* readAhead<T>(source: AsyncIterable<T>, depth: number): AsyncGenerator<T> {
+async function* readAhead<T>(source: AsyncIterable<T>, depth: number): AsyncGenerator<T> {
   const iterator = source[Symbol.asyncIterator]();
   const pending: Array<Promise<IteratorResult<T>>> = [];
   const request = () => {
@@ -215,11 +209,6 @@ export async function* readAhead<T>(source: AsyncIterable<T>, depth: number): As
   } finally {
     if (!finished) await iterator.return?.().catch(() => undefined);
   }
-}
-
-function abortFailure(signal: AbortSignal): RollbackFailure {
-  const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? 'aborted');
-  return new RollbackFailure(`aborted: ${reason}`);
 }
 
 function delay(ms: number, signal?: AbortSignal): Promise<void> {

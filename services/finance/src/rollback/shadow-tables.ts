@@ -12,7 +12,7 @@ import type { ClientBase } from 'pg';
 import { LIVE_TABLES, readModelTables, ReadModelTables } from '../projections/read-model-rows';
 import { quoteTable } from '../projections/read-model-writer';
 
-export const SHADOW_SUFFIX = '_rollback_shadow';
+const SHADOW_SUFFIX = '_rollback_shadow';
 export const SHADOW_TABLES: Readonly<ReadModelTables> = Object.freeze(readModelTables(SHADOW_SUFFIX));
 
 type TableKey = keyof ReadModelTables;
@@ -83,7 +83,7 @@ export async function planShadowIndexes(client: ClientBase): Promise<IndexPlan[]
  * Drops any leftover shadow tables and creates empty ones with the indexes `early` selects (the
  * invoice primary key at least: the rebuild reads invoices back by id and upserts them).
  */
-export async function createShadowTables(client: ClientBase, plans: readonly IndexPlan[], early: readonly IndexPlan[] = earlyIndexes(plans)): Promise<void> {
+export async function createShadowTables(client: ClientBase, plans: readonly IndexPlan[], early: readonly IndexPlan[]): Promise<void> {
   await dropShadowTables(client);
   for (const key of TABLE_KEYS) {
     await client.query(
@@ -107,7 +107,7 @@ export function earlyIndexes(plans: readonly IndexPlan[]): IndexPlan[] {
 }
 
 /** The indexes not in `early`. */
-export function lateIndexes(plans: readonly IndexPlan[], early: readonly IndexPlan[] = earlyIndexes(plans)): IndexPlan[] {
+export function lateIndexes(plans: readonly IndexPlan[], early: readonly IndexPlan[]): IndexPlan[] {
   const set = new Set(early);
   return plans.filter((p) => !set.has(p));
 }

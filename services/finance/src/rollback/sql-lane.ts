@@ -47,15 +47,18 @@ export class SqlLane<C extends ClientBase = ClientBase> {
   }
 }
 
-/** Spreads tasks over lanes: each lane takes the next task when it has finished its previous one. */
-export async function runSpread<T>(lanes: readonly SqlLane[], tasks: ReadonlyArray<(client: ClientBase) => Promise<T>>): Promise<T[]> {
+/**
+ * Spreads tasks over runners (lanes, or anything that works one task at a time): each runner takes the
+ * next task when it has finished its previous one. Results come back in the tasks' order.
+ */
+export async function runSpread<R, T>(runners: readonly R[], tasks: ReadonlyArray<(runner: R) => Promise<T>>): Promise<T[]> {
   const results: T[] = new Array(tasks.length);
   let next = 0;
   await Promise.all(
-    lanes.map(async (lane) => {
+    runners.map(async (runner) => {
       while (next < tasks.length) {
         const index = next++;
-        results[index] = await lane.run(tasks[index]);
+        results[index] = await tasks[index](runner);
       }
     }),
   );

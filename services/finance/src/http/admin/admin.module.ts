@@ -1,6 +1,6 @@
 import { BeforeApplicationShutdown, DynamicModule, Inject, Injectable, Module, OnApplicationBootstrap } from '@nestjs/common';
 import type { AppLogger } from '../../logging/root-logger';
-import { ProjectionRollbackService } from '../../rollback/projection-rollback.service';
+import { LOG_OPERATION, ProjectionRollbackService } from '../../rollback/projection-rollback.service';
 import { rollbackTuningFromEnv } from '../../rollback/rollback-tuning';
 import { APP_LOGGER, FinanceRuntime } from '../../runtime';
 import { AdminGuard, JwtAuthGuard } from '../auth/jwt-auth.guard';
@@ -22,7 +22,7 @@ export class RollbackLifecycle implements OnApplicationBootstrap, BeforeApplicat
       await this.rollback.recoverInterrupted('service start');
     } catch (error) {
       // The database may be down at start: the periodic check retries.
-      this.logger.warn({ operation: 'projection-rollback', err: error }, 'rollback recovery check at start failed; will retry');
+      this.logger.warn({ operation: LOG_OPERATION, err: error }, 'rollback recovery check at start failed; will retry');
     }
     this.rollback.startRecoveryWatch();
   }
