@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Decider, fold } from '../domain/decider';
 import type { FinanceEvent } from '../domain/events';
 import { EventStore, ExpectedVersion, RecordedEvent, WrongExpectedVersionError } from '../event-store/event-store';
 import { CommandContext, eventMetadata } from './command-context';
@@ -10,20 +11,20 @@ export interface StreamCommand<State> {
   mode: 'create' | 'update';
   /** The error for a missing stream, or one owned by another tenant (the same answer: 404). */
   notFound: () => Error;
-  fold: (events: FinanceEvent[]) => State;
   decide: (state: State) => FinanceEvent[];
 }
 
 export interface CommandResult<State> {
   /** Stream version of the last event appended (0-based): the next If-Match. */
   version: number;
-  events: FinanceEvent[];
   /** The state after the new events. */
   state: State;
 }
 
 /**
  * Load → fold → decide → append with the expected version (the last version read; 'no_stream' on create).
+ * A create's stream id is new, so its first attempt does not read (the stream is empty): 'no_stream'
+ * still rejects the append if the stream exists, and the retry reads it.
  *
  * Conflicts: with an If-Match version (context.expectedVersion) a mismatch is a ConcurrencyError (409)
  * at once: the caller decided on a state that is gone. Without it, a writer that loses the race to
@@ -33,12 +34,12 @@ export interface CommandResult<State> {
 export async function executeStreamCommand<State>(
   eventStore: EventStore,
   context: CommandContext,
+  decider: Pick<Decider<unknown, FinanceEvent, State>, 'evolve' | 'initialState'>,
   command: StreamCommand<State>,
-  evolve: (state: State, event: FinanceEvent) => State,
 ): Promise<CommandResult<State>> {
   const maxAttempts = context.expectedVersion === undefined ? 2 : 1;
   for (let attempt = 1; ; attempt++) {
-    const recorded = await eventStore.readStream(command.streamId);
+    const recorded = command.mode === 'create' && attempt === 1 ? [] : await eventStore.readStream(command.streamId);
     const current = recorded.length > 0 ? recorded[recorded.length - 1].streamVersion : -1;
     if (command.mode === 'update') {
       if (recorded.length === 0 || !ownedBy(recorded, context.tenantId)) throw command.notFound();
@@ -46,10 +47,9 @@ export async function executeStreamCommand<State>(
         throw new ConcurrencyError(command.streamId, context.expectedVersion, current);
       }
     }
-    const history = recorded.map(toFinanceEvent);
-    const state = command.fold(history);
+    const state = fold(decider, recorded.map(toFinanceEvent));
     const events = command.decide(state);
-    if (events.length === 0) return { version: current, events, state };
+    if (events.length === 0) return { version: current, state };
     const expected: ExpectedVersion = current < 0 ? 'no_stream' : current;
     const metadata = eventMetadata(context);
     try {
@@ -58,7 +58,7 @@ export async function executeStreamCommand<State>(
         events.map((event) => ({ id: randomUUID(), type: event.type, data: event.data as unknown as Record<string, unknown>, metadata })),
         expected,
       );
-      return { version: result.nextExpectedVersion, events, state: events.reduce(evolve, state) };
+      return { version: result.nextExpectedVersion, state: events.reduce((next, event) => decider.evolve(next, event), state) };
     } catch (error) {
       if (!(error instanceof WrongExpectedVersionError)) throw error;
       if (attempt >= maxAttempts) throw new ConcurrencyError(command.streamId, current < 0 ? 'no_stream' : current, error.actual);

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { NotFoundError } from '../domain/errors';
 import { INVOICE_STREAM_PREFIX, PaymentMethod } from '../domain/events';
-import { CreateInvoiceLine, decideInvoice, evolveInvoice, ExistingInvoice, foldInvoice, InvoiceCommand, InvoiceState, InvoiceStatus, outstandingMinor } from '../domain/invoice';
-import type { FinanceEvent } from '../domain/events';
+import { CreateInvoiceLine, decideInvoice, ExistingInvoice, InvoiceCommand, invoiceDecider, InvoiceState, InvoiceStatus, outstandingMinor } from '../domain/invoice';
 import type { EventStore } from '../event-store/event-store';
 import type { CommandContext } from './command-context';
 import { executeStreamCommand } from './command-handler';
@@ -98,18 +97,12 @@ export class InvoiceService {
   }
 
   private async run(invoiceId: string, mode: 'create' | 'update', context: CommandContext, command: InvoiceCommand): Promise<InvoiceCommandResult> {
-    const { version, state } = await executeStreamCommand<InvoiceState>(
-      this.deps.eventStore,
-      context,
-      {
-        streamId: invoiceStreamId(invoiceId),
-        mode,
-        notFound: () => new NotFoundError('INVOICE_NOT_FOUND', invoiceId),
-        fold: (events: FinanceEvent[]) => foldInvoice(events),
-        decide: (current) => decideInvoice(command, current),
-      },
-      evolveInvoice,
-    );
+    const { version, state } = await executeStreamCommand<InvoiceState>(this.deps.eventStore, context, invoiceDecider, {
+      streamId: invoiceStreamId(invoiceId),
+      mode,
+      notFound: () => new NotFoundError('INVOICE_NOT_FOUND', invoiceId),
+      decide: (current) => decideInvoice(command, current),
+    });
     return summary(invoiceId, version, state as ExistingInvoice);
   }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { NotFoundError } from '../domain/errors';
-import { FinanceEvent, JOURNAL_STREAM_PREFIX } from '../domain/events';
-import { decideJournal, evolveJournal, foldJournal, JournalLineInput, JournalState } from '../domain/journal';
+import { JOURNAL_STREAM_PREFIX } from '../domain/events';
+import { decideJournal, journalDecider, JournalLineInput, JournalState } from '../domain/journal';
 import type { CommandContext } from './command-context';
 import { executeStreamCommand } from './command-handler';
 import type { ApplicationDependencies } from './invoice.service';
@@ -34,18 +34,12 @@ export class JournalService {
 
   async post(input: PostJournalEntryInput, context: CommandContext): Promise<JournalEntryResult> {
     const journalEntryId = this.newId();
-    const { version } = await executeStreamCommand<JournalState>(
-      this.deps.eventStore,
-      context,
-      {
-        streamId: journalStreamId(journalEntryId),
-        mode: 'create',
-        notFound: () => new NotFoundError('JOURNAL_ENTRY_NOT_FOUND', journalEntryId),
-        fold: (events: FinanceEvent[]) => foldJournal(events),
-        decide: (state) => decideJournal({ type: 'PostJournalEntry', data: { journalEntryId, ...input } }, state),
-      },
-      evolveJournal,
-    );
+    const { version } = await executeStreamCommand<JournalState>(this.deps.eventStore, context, journalDecider, {
+      streamId: journalStreamId(journalEntryId),
+      mode: 'create',
+      notFound: () => new NotFoundError('JOURNAL_ENTRY_NOT_FOUND', journalEntryId),
+      decide: (state) => decideJournal({ type: 'PostJournalEntry', data: { journalEntryId, ...input } }, state),
+    });
     const totalDebitMinor = input.lines.reduce((sum, line) => sum + line.debitMinor, 0n);
     return { id: journalEntryId, version, totalDebitMinor, totalCreditMinor: totalDebitMinor };
   }

@@ -1,5 +1,4 @@
-import { Body, Controller, Get, HttpCode, HttpException, Inject, Param, Post, Query, UseGuards } from '@nestjs/common';
-import { STATUS_CODES } from 'node:http';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, UseGuards } from '@nestjs/common';
 import type { ProjectionStatusReader } from '../../projections/projection-status';
 import { PROJECTION_STATUS } from '../../projections/projection.tokens';
 import { ProjectionRollbackService } from '../../rollback/projection-rollback.service';
@@ -7,8 +6,9 @@ import { ProjectionStateError, RollbackInProgressError, RollbackRequestError } f
 import { CurrentPrincipal } from '../auth/current-principal.decorator';
 import { AdminGuard, JwtAuthGuard } from '../auth/jwt-auth.guard';
 import type { Principal } from '../auth/principal';
+import { answer, toHttpException } from '../finance/error-mapping';
+import { UUID_PATTERN } from '../finance/request-parsing';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ROLLBACK_FIELDS = new Set(['targetVersion', 'resume']);
 
 /**
@@ -29,12 +29,12 @@ export class AdminController {
   @HttpCode(202)
   async requestRollback(@Body() body: unknown, @CurrentPrincipal() principal: Principal) {
     if (body === null || body === undefined || typeof body !== 'object' || Array.isArray(body)) {
-      throw httpError(400, { field: 'targetVersion', message: 'the body must be a JSON object such as {"targetVersion": 12345}' });
+      throw toHttpException(answer(400, { field: 'targetVersion', message: 'the body must be a JSON object such as {"targetVersion": 12345}' }));
     }
     const fields = body as Record<string, unknown>;
     const unknown = Object.keys(fields).filter((key) => !ROLLBACK_FIELDS.has(key));
     if (unknown.length > 0) {
-      throw httpError(400, { field: unknown[0], message: `unknown field ${unknown[0]}: the body takes targetVersion and optionally resume` });
+      throw toHttpException(answer(400, { field: unknown[0], message: `unknown field ${unknown[0]}: the body takes targetVersion and optionally resume` }));
     }
     try {
       const op = await this.rollback.requestRollback({
@@ -61,16 +61,16 @@ export class AdminController {
     let n = 20;
     if (limit !== undefined) {
       n = Number(limit);
-      if (!/^\d+$/.test(limit) || n < 1 || n > 100) throw httpError(400, { field: 'limit', message: `limit must be an integer from 1 to 100 (got "${limit}")` });
+      if (!/^\d+$/.test(limit) || n < 1 || n > 100) throw toHttpException(answer(400, { field: 'limit', message: `limit must be an integer from 1 to 100 (got "${limit}")` }));
     }
     return { items: await this.rollback.listOperations(n) };
   }
 
   @Get('projection-rollback/:operationId')
   async getRollback(@Param('operationId') operationId: string) {
-    if (!UUID.test(operationId)) throw httpError(400, { field: 'operationId', message: `operationId must be a UUID (got "${operationId.slice(0, 60)}")` });
+    if (!UUID_PATTERN.test(operationId)) throw toHttpException(answer(400, { field: 'operationId', message: `operationId must be a UUID (got "${operationId.slice(0, 60)}")` }));
     const op = await this.rollback.getOperation(operationId.toLowerCase());
-    if (!op) throw httpError(404, { code: 'ROLLBACK_OPERATION_NOT_FOUND', message: `no projection rollback operation ${operationId}` });
+    if (!op) throw toHttpException(answer(404, { code: 'ROLLBACK_OPERATION_NOT_FOUND', message: `no projection rollback operation ${operationId}` }));
     return op;
   }
 
@@ -80,7 +80,7 @@ export class AdminController {
     const result = await this.rollback.verify();
     if (result.ok) return result;
     const failed = result.checks.filter((c) => !c.ok).map((c) => c.name);
-    throw httpError(409, { code: 'READ_MODEL_INTEGRITY_FAILED', message: `integrity checks failed: ${failed.join(', ')}`, ...result });
+    throw toHttpException(answer(409, { code: 'READ_MODEL_INTEGRITY_FAILED', message: `integrity checks failed: ${failed.join(', ')}`, ...result }));
   }
 
   @Get('projections')
@@ -101,17 +101,13 @@ export class AdminController {
   }
 }
 
-function httpError(status: number, fields: Record<string, unknown>): HttpException {
-  return new HttpException({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', ...fields }, status);
-}
-
 function asHttp(error: unknown): unknown {
-  if (error instanceof RollbackRequestError) return httpError(400, { field: error.field, message: error.message, ...error.details });
+  if (error instanceof RollbackRequestError) return toHttpException(answer(400, { field: error.field, message: error.message, ...error.details }));
   if (error instanceof RollbackInProgressError) {
-    return httpError(409, { code: error.code, message: error.message, operationId: error.runningOperationId ?? null });
+    return toHttpException(answer(409, { code: error.code, message: error.message, operationId: error.runningOperationId ?? null }));
   }
   if (error instanceof ProjectionStateError) {
-    return httpError(error.code === 'SHUTTING_DOWN' ? 503 : 409, { code: error.code, message: error.message, state: error.state });
+    return toHttpException(answer(error.code === 'SHUTTING_DOWN' ? 503 : 409, { code: error.code, message: error.message, state: error.state }));
   }
   return error;
 }

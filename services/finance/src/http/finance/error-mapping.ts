@@ -56,6 +56,6 @@ export function toHttpException({ status, body }: HttpAnswer): HttpException {
   return new HttpException(body, status);
 }
 
-function answer(status: number, fields: Record<string, unknown>): HttpAnswer {
+export function answer(status: number, fields: Record<string, unknown>): HttpAnswer {
   return { status, body: { statusCode: status, error: STATUS_CODES[status] ?? 'Error', ...fields } };
 }

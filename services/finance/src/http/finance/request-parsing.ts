@@ -208,9 +208,10 @@ export function parseIdempotencyKey(header: string | string[] | undefined): stri
   return header;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A UUID in any case (the one definition shared by the write, read and admin APIs). */
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** An id path parameter: a UUID (lower-cased), or undefined when it cannot name anything (→ 404). */
 export function parseEntityId(value: string): string | undefined {
-  return UUID.test(value) ? value.toLowerCase() : undefined;
+  return UUID_PATTERN.test(value) ? value.toLowerCase() : undefined;
 }

@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { randomUUID } from 'node:crypto';
 import type { CommandContext } from '../../application/command-context';
 import { InvoiceService } from '../../application/invoice.service';
 import { JournalService } from '../../application/journal.service';
@@ -8,6 +7,7 @@ import type { EventStore } from '../../event-store/event-store';
 import { EVENT_STORE } from '../../runtime';
 import type { Principal } from '../auth/principal';
 import { IdempotencyService } from '../idempotency/idempotency.service';
+import { SANE_ID } from '../request-id';
 import { describeError, isReplayableFailure, rethrowAsHttp, toHttpException } from './error-mapping';
 import { parseIdempotencyKey, parseIfMatch } from './request-parsing';
 
@@ -31,8 +31,6 @@ export interface WriteRequest {
   /** Location header for a created resource. */
   location?: (body: Record<string, unknown>) => string | undefined;
 }
-
-const SANE_ID = /^[\w.:-]{1,128}$/;
 
 /**
  * The common path of every finance POST: headers (Idempotency-Key, If-Match, x-correlation-id), body
@@ -113,7 +111,8 @@ export function commandsOn(eventStore: EventStore): FinanceCommands {
  * (when sane) else the request id; causation id = the request id (the command that caused the events).
  */
 function commandContext(request: FastifyRequest, principal: Principal, idempotencyKey: string | undefined, expectedVersion: number | undefined): CommandContext {
-  const requestId = requestIdOf(request);
+  // Fastify's id (genReqId in request-id.ts): the caller's x-request-id when sane, else a new UUID.
+  const requestId = request.id;
   const given = request.headers['x-correlation-id'];
   const correlationId = typeof given === 'string' && SANE_ID.test(given) ? given : requestId;
   return {
@@ -124,14 +123,4 @@ function commandContext(request: FastifyRequest, principal: Principal, idempoten
     ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
     ...(expectedVersion !== undefined ? { expectedVersion } : {}),
   };
-}
-
-/** The request id (Fastify's, from x-request-id or a new UUID; also echoed as x-request-id), else the logger's, else a new one. */
-function requestIdOf(request: FastifyRequest): string {
-  if (typeof request.id === 'string' && SANE_ID.test(request.id)) return request.id;
-  const raw = request.raw as { id?: unknown };
-  if (typeof raw.id === 'string' && SANE_ID.test(raw.id)) return raw.id;
-  const given = request.headers['x-request-id'];
-  if (typeof given === 'string' && SANE_ID.test(given)) return given;
-  return randomUUID();
 }

@@ -1,25 +1,17 @@
 import { HttpException } from '@nestjs/common';
-import { ValidationError } from '../../domain/errors';
+import { NotFoundError } from '../../domain/errors';
+import { describeError, HttpAnswer, rethrowAsHttp, toHttpException } from '../finance/error-mapping';
 
-/** 400 naming the field (same body as the write API's validation errors). */
-export function badRequest(error: ValidationError): HttpException {
-  return new HttpException(
-    { statusCode: 400, error: 'Bad Request', code: error.code, message: error.message, field: error.field, errors: error.problems },
-    400,
-  );
-}
-
+/** 404 with the same body as the write API's NotFoundError. */
 export function notFound(code: 'INVOICE_NOT_FOUND' | 'JOURNAL_ENTRY_NOT_FOUND', id: string): HttpException {
-  const what = code === 'INVOICE_NOT_FOUND' ? 'Invoice' : 'Journal entry';
-  return new HttpException({ statusCode: 404, error: 'Not Found', code, message: `${what} ${id} not found` }, 404);
+  return toHttpException(describeError(new NotFoundError(code, id)) as HttpAnswer);
 }
 
-/** Runs a parser; a ValidationError becomes a 400 HttpException. */
+/** Runs a parser; a ValidationError becomes a 400 HttpException (same body as the write API's validation errors). */
 export function parseOr400<T>(parse: () => T): T {
   try {
     return parse();
   } catch (error) {
-    if (error instanceof ValidationError) throw badRequest(error);
-    throw error;
+    rethrowAsHttp(error);
   }
 }

@@ -4,6 +4,7 @@
  */
 import { ValidationError } from '../../domain/errors';
 import { INVOICE_STATUSES, InvoiceStatus, JOURNAL_SOURCES, JournalSource } from '../../projections/read-model-rows';
+import { parseEntityId, UUID_PATTERN } from '../finance/request-parsing';
 
 export const DEFAULT_PAGE_LIMIT = 50;
 export const MAX_PAGE_LIMIT = 200;
@@ -42,13 +43,12 @@ export interface DateRangeQuery {
   to?: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
 /** A path id: a uuid in lower case, or undefined (the caller answers 404: it cannot exist). */
 export function parseId(value: unknown): string | undefined {
-  return typeof value === 'string' && UUID.test(value) ? value.toLowerCase() : undefined;
+  return typeof value === 'string' ? parseEntityId(value) : undefined;
 }
 
 export function parseInvoiceListQuery(query: Query): InvoiceListQuery {
@@ -118,7 +118,7 @@ export function encodeInvoiceCursor(cursor: InvoiceCursor): string {
 
 export function decodeInvoiceCursor(value: string): InvoiceCursor {
   const parts = decodeCursor(value, 'i1');
-  if (parts === undefined || !CURSOR_TIME.test(parts[0]) || !UUID.test(parts[1])) throw badCursor();
+  if (parts === undefined || !CURSOR_TIME.test(parts[0]) || !UUID_PATTERN.test(parts[1])) throw badCursor();
   return { createdAt: parts[0], id: parts[1] };
 }
 
@@ -128,7 +128,7 @@ export function encodeJournalCursor(cursor: JournalCursor): string {
 
 export function decodeJournalCursor(value: string): JournalCursor {
   const parts = decodeCursor(value, 'j1');
-  if (parts === undefined || !isCalendarDate(parts[0]) || !UUID.test(parts[1])) throw badCursor();
+  if (parts === undefined || !isCalendarDate(parts[0]) || !UUID_PATTERN.test(parts[1])) throw badCursor();
   return { entryDate: parts[0], id: parts[1] };
 }
 
