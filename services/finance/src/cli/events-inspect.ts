@@ -15,27 +15,22 @@ import { createEventStoreDb } from '../event-store/event-store.factory';
 import { DEFAULT_LAST, EventStoreInspection, inspectEventStore } from '../event-store/inspection';
 import { PostgresEventStore } from '../event-store/postgres-event-store';
 import { formatPosition } from '../event-store/position';
+import { cliArgs, UsageError } from './cli-args';
 
-export interface InspectArgs {
+interface InspectArgs {
   last: number;
   before?: Date;
   json: boolean;
 }
 
-export class UsageError extends Error {}
+export { UsageError };
 
 const USAGE = 'usage: events:inspect [--last N] [--before 2026-11-20T10:00:00Z] [--json]';
 const MAX_LAST = 10_000;
 
 export function parseInspectArgs(argv: string[]): InspectArgs {
   const args: InspectArgs = { last: DEFAULT_LAST, json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i].split(/=(.*)/s, 2);
-    const value = () => {
-      const v = inline ?? argv[++i];
-      if (v === undefined) throw new UsageError(`${flag} needs a value\n${USAGE}`);
-      return v;
-    };
+  for (const { arg, flag, value } of cliArgs(argv, { usage: USAGE })) {
     if (flag === '--json') args.json = true;
     else if (flag === '--last') {
       const raw = value();
@@ -48,7 +43,7 @@ export function parseInspectArgs(argv: string[]): InspectArgs {
       if (Number.isNaN(at.getTime()) || !/T.*(Z|[+-]\d\d:?\d\d)$/i.test(raw)) throw new UsageError(`--before must be an ISO time with a zone, e.g. 2026-11-20T10:00:00Z (got "${raw}")`);
       args.before = at;
     } else if (flag === '--help' || flag === '-h') throw new UsageError(USAGE);
-    else throw new UsageError(`unknown argument "${argv[i]}"\n${USAGE}`);
+    else throw new UsageError(`unknown argument "${arg}"\n${USAGE}`);
   }
   return args;
 }
@@ -60,7 +55,7 @@ export async function eventsInspect(store: EventStore, args: InspectArgs): Promi
 }
 
 /** Positions as decimal strings (they exceed 2^53 on EventStoreDB), times as ISO strings. */
-export function renderJson(inspection: EventStoreInspection): string {
+function renderJson(inspection: EventStoreInspection): string {
   return `${JSON.stringify(
     {
       kind: inspection.kind,
@@ -76,7 +71,7 @@ export function renderJson(inspection: EventStoreInspection): string {
   )}\n`;
 }
 
-export function renderTable(inspection: EventStoreInspection): string {
+function renderTable(inspection: EventStoreInspection): string {
   const lines = [`Event store:   ${inspection.kind}`, `Head position: ${formatPosition(inspection.headPosition)}`, `Events:        ${inspection.totalEvents}`, ''];
   lines.push(...table(['stream category', 'events'], inspection.byCategory.map((c) => [c.name, String(c.count)]), [false, true]), '');
   lines.push(...table(['event type', 'events'], inspection.byType.map((c) => [c.name, String(c.count)]), [false, true]), '');

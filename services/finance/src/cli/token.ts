@@ -5,6 +5,7 @@
  */
 import { ConfigError, loadConfig } from '../config/app-config';
 import { signToken } from '../http/auth/token';
+import { cliArgs, UsageError } from './cli-args';
 
 const USAGE = `usage: npm run token -- --tenant <tenantId> [--role <role>]... [--user <userId>] [--expires <12h|30m|7d|seconds>]
   --tenant   tenant id the token is scoped to (required)
@@ -13,32 +14,23 @@ const USAGE = `usage: npm run token -- --tenant <tenantId> [--role <role>]... [-
   --expires  lifetime, default 12h
 The secret is JWT_SECRET (the development default when unset outside production).`;
 
-export interface TokenOptions {
+/** A lifetime signToken accepts: seconds or a duration string such as 12h. */
+type Expiry = NonNullable<Parameters<typeof signToken>[2]>;
+
+interface TokenOptions {
   tenant: string;
   roles: string[];
   user?: string;
-  expires: string | number;
+  expires: Expiry;
 }
 
-export class UsageError extends Error {}
-
-export function parseTokenArgs(argv: string[]): TokenOptions | 'help' {
+function parseTokenArgs(argv: string[]): TokenOptions | 'help' {
   const roles: string[] = [];
   let tenant: string | undefined;
   let user: string | undefined;
-  let expires: string | number = '12h';
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
+  let expires: Expiry = '12h';
+  for (const { arg, flag: name, value } of cliArgs(argv, { rejectFlagValue: true })) {
     if (arg === '--help' || arg === '-h') return 'help';
-    const eq = arg.indexOf('=');
-    const name = arg.startsWith('--') && eq > 0 ? arg.slice(0, eq) : arg;
-    const inline = arg.startsWith('--') && eq > 0 ? arg.slice(eq + 1) : undefined;
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const next = argv[++i];
-      if (next === undefined || next.startsWith('--')) throw new UsageError(`${name} needs a value`);
-      return next;
-    };
     switch (name) {
       case '--tenant':
         tenant = value().trim();
@@ -53,7 +45,7 @@ export function parseTokenArgs(argv: string[]): TokenOptions | 'help' {
       case '--expires': {
         const raw = value().trim();
         if (/^\d+$/.test(raw)) expires = Number(raw);
-        else if (/^\d+(\.\d+)?\s*(ms|s|m|h|d|w|y)$/i.test(raw)) expires = raw;
+        else if (/^\d+(\.\d+)?\s*(ms|s|m|h|d|w|y)$/i.test(raw)) expires = raw as Expiry; // the pattern is what signToken parses
         else throw new UsageError(`--expires must be a duration such as 12h, 30m, 7d or a number of seconds (got "${raw}")`);
         break;
       }
@@ -62,7 +54,7 @@ export function parseTokenArgs(argv: string[]): TokenOptions | 'help' {
     }
   }
   if (!tenant) throw new UsageError('--tenant is required');
-  if (user !== undefined && user === '') throw new UsageError('--user must not be empty');
+  if (user === '') throw new UsageError('--user must not be empty');
   return { tenant, roles: [...new Set(roles)], user, expires };
 }
 
@@ -91,7 +83,7 @@ function main(): number {
     }
     throw error;
   }
-  const token = signToken({ tenantId: options.tenant, userId: options.user, roles: options.roles }, secret, options.expires as never);
+  const token = signToken({ tenantId: options.tenant, userId: options.user, roles: options.roles }, secret, options.expires);
   process.stdout.write(`${token}\n`);
   return 0;
 }
