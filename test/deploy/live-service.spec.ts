@@ -16,6 +16,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { freePorts } from '../support/service-process';
+import { waitFor as pollUntil } from '../support/wait-for';
 import { KObject } from './kustomize';
 import { built, metricNamesUsedByMonitoring } from './monitoring';
 import { named, podTemplateOf } from './repo-files';
@@ -164,13 +165,15 @@ function manifestEnv(container: KObject, objs: KObject[], db: TestDatabase, jwt:
     expect(child?.exitCode).toBeNull();
     const exited = new Promise<number | null>((r) => child!.once('exit', (code) => r(code)));
     child!.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 300));
-    let readyAfter: number | string;
-    try {
-      readyAfter = (await get(`http://127.0.0.1:${port}${PROBE_PATHS.ready}`, 2000)).status;
-    } catch {
-      readyAfter = 'closed';
-    }
+    const readiness = async (): Promise<number | string> => {
+      try {
+        return (await get(`http://127.0.0.1:${port}${PROBE_PATHS.ready}`, 2000)).status;
+      } catch {
+        return 'closed';
+      }
+    };
+    let readyAfter: number | string = 200;
+    await pollUntil(async () => (readyAfter = await readiness()) !== 200, 10_000, 'readiness to stop answering 200');
     expect(readyAfter).not.toBe(200);
     let timer: NodeJS.Timeout | undefined;
     const code = await Promise.race([exited, new Promise((r) => (timer = setTimeout(() => r('timeout'), 30_000)))]);

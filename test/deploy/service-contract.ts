@@ -65,16 +65,6 @@ export const METRICS = {
   nodeDefaults: ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes'],
 };
 
-/** Labels the rules and analysis queries filter or group on, per metric. */
-export const METRIC_LABELS: Record<string, string[]> = {
-  http_request_duration_seconds: ['method', 'route', 'status_code'],
-  http_requests_total: ['method', 'route', 'status_code'],
-  finance_app_info: ['version', 'rollout_stage'],
-  finance_event_store_operation_duration_seconds: ['operation'],
-  finance_projection_events_total: ['mode'],
-  finance_projection_rollback_total: ['result'],
-};
-
 export function allMetricNames(): string[] {
   return [...METRICS.histograms, ...METRICS.counters, ...METRICS.gauges];
 }

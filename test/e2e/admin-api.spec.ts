@@ -10,18 +10,16 @@ import { promisify } from 'node:util';
 import type { Pool } from 'pg';
 import { signToken } from '../../services/finance/src/http/auth/token';
 import { createTestDatabase, TestDatabase } from '../support/database';
-import { ServiceProcess, startService, TEST_JWT_SECRET, waitFor } from '../support/service-process';
+import { ServiceProcess, startService, TEST_JWT_SECRET } from '../support/service-process';
+import { Answer, request } from '../support/http';
+import { caughtUp as projectionCaughtUp, projections as projectionsOf } from '../support/projection-admin';
+import { waitFor } from '../support/wait-for';
 
 const run = promisify(execFile);
 
 const ADMIN = signToken({ tenantId: 'tenant-ops', userId: 'operator-7', roles: ['admin'] }, TEST_JWT_SECRET);
 const ACCOUNTANT = signToken({ tenantId: 'tenant-a', userId: 'alice', roles: ['accountant'] }, TEST_JWT_SECRET);
 const WRONG_SECRET = signToken({ tenantId: 'tenant-ops', userId: 'mallory', roles: ['admin'] }, 'another-secret-another-secret-0123456');
-
-interface Answer {
-  status: number;
-  body: any;
-}
 
 describe('admin API (compiled service over HTTP)', () => {
   let db: TestDatabase;
@@ -31,32 +29,11 @@ describe('admin API (compiled service over HTTP)', () => {
 
   async function call(method: string, path: string, options: { token?: string | null; body?: unknown; raw?: string; contentType?: string } = {}): Promise<Answer> {
     const token = options.token === undefined ? ADMIN : options.token;
-    const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-    let body: string | undefined;
-    if (options.raw !== undefined) {
-      body = options.raw;
-      headers['content-type'] = options.contentType ?? 'application/json';
-    } else if (options.body !== undefined) {
-      body = JSON.stringify(options.body);
-      headers['content-type'] = 'application/json';
-    }
-    const response = await fetch(service.baseUrl + path, { method, headers, body });
-    const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+    return request(service.baseUrl, method, path, { token, body: options.raw ?? options.body, contentType: options.contentType });
   }
 
-  async function projections() {
-    const answer = await call('GET', '/admin/finance/projections');
-    expect(answer.status).toBe(200);
-    return answer.body;
-  }
-
-  async function caughtUp(): Promise<void> {
-    await waitFor(async () => {
-      const p = await projections();
-      return p.state === 'running' && p.checkpoint === p.head;
-    }, 20000, 'the projection to reach the head');
-  }
+  const projections = () => projectionsOf(service.baseUrl, ADMIN);
+  const caughtUp = () => projectionCaughtUp(service.baseUrl, ADMIN);
 
   async function finished(operationId: string) {
     let op: any;

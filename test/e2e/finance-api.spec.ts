@@ -13,6 +13,8 @@ import { PostgresEventStore } from '../../services/finance/src/event-store/postg
 import { signToken } from '../../services/finance/src/http/auth/token';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { PROJECT_ROOT, ServiceProcess, startService, TEST_JWT_SECRET } from '../support/service-process';
+import { Answer, request } from '../support/http';
+import { waitFor } from '../support/wait-for';
 
 const INVOICE = {
   customerId: 'C-1001',
@@ -29,12 +31,6 @@ const OPENING_CASH = {
     { accountCode: '3000', credit: '100.00' },
   ],
 };
-
-interface Answer {
-  status: number;
-  body: Record<string, any>;
-  headers: Headers;
-}
 
 const tokenA = signToken({ tenantId: 'tenant-a', userId: 'alice', roles: ['accountant'] }, TEST_JWT_SECRET);
 const tokenB = signToken({ tenantId: 'tenant-b', userId: 'bob', roles: ['accountant'] }, TEST_JWT_SECRET);
@@ -58,17 +54,8 @@ describe('finance write API (compiled service over HTTP)', () => {
   });
 
   async function call(method: string, path: string, options: { token?: string | null; body?: unknown; headers?: Record<string, string> } = {}): Promise<Answer> {
-    const headers: Record<string, string> = { ...options.headers };
-    const token = options.token === undefined ? tokenA : options.token;
-    if (token) headers.authorization = `Bearer ${token}`;
-    if (options.body !== undefined) headers['content-type'] = 'application/json';
-    const response = await fetch(service.baseUrl + path, {
-      method,
-      headers,
-      body: options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : {}, headers: response.headers };
+    const answer = await request(service.baseUrl, method, path, { ...options, token: options.token === undefined ? tokenA : options.token });
+    return { ...answer, body: answer.body ?? {} }; // these tests read fields of an empty reply as absent
   }
   const post = (path: string, body: unknown, options: { token?: string | null; headers?: Record<string, string> } = {}) => call('POST', path, { ...options, body });
 
@@ -497,13 +484,8 @@ describe('finance write API (compiled service over HTTP)', () => {
   describe('read side', () => {
     it('a created invoice becomes visible to its tenant only', async () => {
       const id = await createInvoice();
-      const probe = await call('GET', `/invoices/${id}`);
-      const deadline = Date.now() + 10000;
-      let seen = probe;
-      while (seen.status !== 200 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        seen = await call('GET', `/invoices/${id}`);
-      }
+      let seen = await call('GET', `/invoices/${id}`);
+      await waitFor(async () => (seen = await call('GET', `/invoices/${id}`)).status === 200, 10_000, 'the invoice in the read model', 100).catch(() => undefined);
       expect(seen.status).toBe(200);
       expect(JSON.stringify(seen.body)).toContain('6325.00');
       expect((await call('GET', `/invoices/${id}`, { token: tokenB })).status).toBe(404);

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createTestDatabase, TestDatabase } from '../support/database';
-import { PROJECT_ROOT, SERVICE_MAIN, ServiceProcess, startService, waitFor } from '../support/service-process';
+import { PROJECT_ROOT, SERVICE_MAIN, ServiceProcess, startService } from '../support/service-process';
+import { waitFor } from '../support/wait-for';
 
 describe('the service process: probes, metrics, logs and errors', () => {
   let db: TestDatabase;

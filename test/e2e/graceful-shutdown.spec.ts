@@ -1,6 +1,7 @@
 import { signToken } from '../../services/finance/src/http/auth/token';
 import { createTestDatabase, TestDatabase } from '../support/database';
-import { ServiceProcess, startService, TEST_JWT_SECRET, waitFor } from '../support/service-process';
+import { ServiceProcess, startService, TEST_JWT_SECRET } from '../support/service-process';
+import { waitFor } from '../support/wait-for';
 
 const journalEntry = {
   date: '2026-11-26',

@@ -9,7 +9,8 @@ import { APPEND_LOCK_KEY } from '../../services/finance/src/event-store/postgres
 import { advisoryLockHolder, readCheckpoint } from '../../services/finance/src/projections/projection-state';
 import { EventSpec, FinanceEventBuilder } from '../../services/finance/src/projections/testing/finance-event-fixtures';
 import { createTestDatabase, TestDatabase } from '../support/database';
-import { ServiceProcess, startService, waitFor } from '../support/service-process';
+import { ServiceProcess, startService } from '../support/service-process';
+import { waitFor } from '../support/wait-for';
 
 /** Bulk-inserts new streams' events (under the append lock, as append_events would). */
 async function insertEvents(pool: Pool, specs: EventSpec[]): Promise<void> {

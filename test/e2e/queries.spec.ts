@@ -5,7 +5,9 @@
  */
 import { signToken } from '../../services/finance/src/http/auth/token';
 import { createTestDatabase, TestDatabase } from '../support/database';
-import { ServiceProcess, startService, TEST_JWT_SECRET, waitFor } from '../support/service-process';
+import { ServiceProcess, startService, TEST_JWT_SECRET } from '../support/service-process';
+import { Answer, request } from '../support/http';
+import { waitFor } from '../support/wait-for';
 
 const INVOICE = {
   customerId: 'C-1001',
@@ -17,11 +19,6 @@ const INVOICE = {
 const tokenA = signToken({ tenantId: 'tenant-a', userId: 'alice', roles: ['accountant'] }, TEST_JWT_SECRET);
 const tokenB = signToken({ tenantId: 'tenant-b', userId: 'bob', roles: ['accountant'] }, TEST_JWT_SECRET);
 
-interface Answer {
-  status: number;
-  body: any;
-}
-
 describe('read API (compiled service over HTTP)', () => {
   let db: TestDatabase;
   let service: ServiceProcess;
@@ -29,15 +26,7 @@ describe('read API (compiled service over HTTP)', () => {
   let paymentId: string;
   let paymentJournalId: string;
 
-  async function call(method: string, path: string, token: string | null = tokenA, body?: unknown): Promise<Answer> {
-    const response = await fetch(service.baseUrl + path, {
-      method,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : undefined };
-  }
+  const call = (method: string, path: string, token: string | null = tokenA, body?: unknown): Promise<Answer> => request(service.baseUrl, method, path, { token, body });
 
   async function until(path: string, accept: (answer: Answer) => boolean, token = tokenA): Promise<Answer> {
     let last: Answer | undefined;

@@ -1,5 +1,6 @@
 import { PostgresProcess, tempDataDir } from '../support/postgres-process';
-import { freePort, ServiceProcess, startService, waitFor } from '../support/service-process';
+import { freePort, ServiceProcess, startService } from '../support/service-process';
+import { waitFor } from '../support/wait-for';
 
 /** Status of a probe, or 0 when nothing answers. */
 async function statusOf(url: string): Promise<number> {

@@ -11,7 +11,10 @@
 import type { Pool } from 'pg';
 import { signToken } from '../../services/finance/src/http/auth/token';
 import { createTestDatabase, TestDatabase } from '../support/database';
-import { ServiceProcess, startService, TEST_JWT_SECRET, waitFor } from '../support/service-process';
+import { ServiceProcess, startService, TEST_JWT_SECRET } from '../support/service-process';
+import { Answer, request } from '../support/http';
+import { caughtUp as projectionCaughtUp, projections as projectionsOf } from '../support/projection-admin';
+import { waitFor } from '../support/wait-for';
 
 const ADMIN = signToken({ tenantId: 'tenant-ops', userId: 'operator-1', roles: ['admin'] }, TEST_JWT_SECRET);
 const USER = signToken({ tenantId: 'tenant-a', userId: 'alice', roles: ['accountant'] }, TEST_JWT_SECRET);
@@ -24,19 +27,8 @@ const SLOW_REBUILD = {
   LOG_LEVEL: 'info',
 };
 
-interface Answer {
-  status: number;
-  body: any;
-}
-
-async function call(service: ServiceProcess, method: string, path: string, body?: unknown, token = ADMIN): Promise<Answer> {
-  const response = await fetch(service.baseUrl + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined };
+function call(service: ServiceProcess, method: string, path: string, body?: unknown, token = ADMIN): Promise<Answer> {
+  return request(service.baseUrl, method, path, { token, body });
 }
 
 async function createInvoice(service: ServiceProcess, n: number, payment?: string): Promise<string> {
@@ -59,18 +51,8 @@ async function pay(service: ServiceProcess, id: string, amount: string, n: numbe
   expect(paid.status).toBe(201);
 }
 
-async function projections(service: ServiceProcess) {
-  const answer = await call(service, 'GET', '/admin/finance/projections');
-  expect(answer.status).toBe(200);
-  return answer.body as { state: string; checkpoint: string; head: string; holdPosition: string | null };
-}
-
-async function caughtUp(service: ServiceProcess): Promise<void> {
-  await waitFor(async () => {
-    const p = await projections(service);
-    return p.state === 'running' && p.checkpoint === p.head;
-  }, 20000, 'the projection to reach the head');
-}
+const projections = (service: ServiceProcess) => projectionsOf(service.baseUrl, ADMIN);
+const caughtUp = (service: ServiceProcess) => projectionCaughtUp(service.baseUrl, ADMIN);
 
 async function operation(service: ServiceProcess, id: string) {
   const answer = await call(service, 'GET', `/admin/finance/projection-rollback/${id}`);

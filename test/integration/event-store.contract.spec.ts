@@ -14,7 +14,7 @@ import { EventStoreDbEventStore } from '../../services/finance/src/event-store/e
 import { InstrumentedEventStore, unwrapEventStore } from '../../services/finance/src/event-store/instrumented-event-store';
 import { PostgresEventStore } from '../../services/finance/src/event-store/postgres-event-store';
 import { Position, START_POSITION } from '../../services/finance/src/event-store/position';
-import { createTestDatabase, TestDatabase, migrateTestDatabase } from '../support/database';
+import { createTestDatabase, migrateTestDatabase } from '../support/database';
 import { BEYOND_SAFE_INTEGER, EsdbTestServer, EsdbTestServerOptions, startEsdbTestServer } from '../support/esdb-test-server';
 
 interface Harness {
@@ -29,17 +29,11 @@ interface Harness {
   close(): Promise<void>;
 }
 
-/** db.drop() ends pools and then drops WITH (FORCE), which can cut a socket still closing: ignore that. */
-function quiet(pool: Pool): Pool {
-  pool.on('error', () => undefined);
-  return pool;
-}
-
 
 async function postgresHarness(instrumented = false): Promise<Harness> {
   const db = await createTestDatabase('event_store_contract');
   await migrateTestDatabase(db);
-  const adapter = new PostgresEventStore(quiet(db.pool({ max: 4 })));
+  const adapter = new PostgresEventStore(db.pool({ max: 4 }));
   const timed = new Set<string>();
   const timer = {
     timeEventStore<T>(operation: string, work: () => Promise<T>): Promise<T> {
@@ -50,7 +44,7 @@ async function postgresHarness(instrumented = false): Promise<Harness> {
   return {
     store: instrumented ? new InstrumentedEventStore(adapter, timer) : adapter,
     timed: instrumented ? timed : undefined,
-    unreachable: () => new PostgresEventStore(quiet(db.pool({ port: 1, connectionTimeoutMillis: 500 })), { pingTimeoutMs: 500 }),
+    unreachable: () => new PostgresEventStore(db.pool({ port: 1, connectionTimeoutMillis: 500 }), { pingTimeoutMs: 500 }),
     close: () => db.drop(),
   };
 }
@@ -347,7 +341,7 @@ describe('PostgreSQL event store migration', () => {
       const gone = await dataSource.query(`SELECT to_regclass('events') AS t, to_regproc('append_events') AS f`);
       expect(gone[0]).toEqual({ t: null, f: null });
       await dataSource.runMigrations();
-      const store = new PostgresEventStore(quiet(db.pool()));
+      const store = new PostgresEventStore(db.pool());
       const result = await store.append('invoice-1', [event('InvoiceCreated')], 'no_stream');
       expect(result).toEqual({ nextExpectedVersion: 0, position: 1n });
       await dataSource.destroy();

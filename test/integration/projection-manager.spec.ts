@@ -11,16 +11,8 @@ import { LIVE_TABLES } from '../../services/finance/src/projections/read-model-r
 import { readCheckpoint } from '../../services/finance/src/projections/projection-state';
 import { appendSpecs, EventSpec, FinanceEventBuilder } from '../../services/finance/src/projections/testing/finance-event-fixtures';
 import { createTestDatabase, TestDatabase, migrateTestDatabase } from '../support/database';
+import { waitFor } from '../support/wait-for';
 
-
-async function waitFor(probe: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<number> {
-  const started = Date.now();
-  for (;;) {
-    if (await probe()) return Date.now() - started;
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** Invoices with a payment or two, and manual journal entries. */
 function workload(b: FinanceEventBuilder, invoices: number, journals: number): EventSpec[] {

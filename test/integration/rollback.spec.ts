@@ -19,21 +19,12 @@ import { ProjectionRollbackService, RollbackServiceDeps } from '../../services/f
 import { RollbackInProgressError, RollbackRequestError } from '../../services/finance/src/rollback/rollback-errors';
 import { shadowTablesExist } from '../../services/finance/src/rollback/shadow-tables';
 import { createTestDatabase, migrateTestDatabase, TestDatabase } from '../support/database';
+import { waitFor } from '../support/wait-for';
 import { BEYOND_SAFE_INTEGER, EsdbTestServer, startEsdbTestServer } from '../support/esdb-test-server';
 
 jest.setTimeout(120_000);
 
 const silent = pino({ level: 'silent' });
-
-async function waitFor<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value as T;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 // ------------------------------------------------------------------------------------------------
 // The independent fold: what the read models must hold after the events, from the domain's rules.
@@ -240,7 +231,7 @@ async function projectToHead(h: Harness): Promise<void> {
   const manager = new ProjectionManager({ pool: h.pool, eventStore: h.store, batchSize: 10, idlePollMs: 20, metricsRefreshMs: 0, logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   manager.start();
   const head = await h.store.headPosition();
-  await waitFor(async () => (await readCheckpoint(h.pool)) === head, 'the live projection to reach the head');
+  await waitFor(async () => (await readCheckpoint(h.pool)) === head, 20_000, 'the live projection to reach the head', 25);
   await manager.stop();
 }
 
@@ -318,12 +309,14 @@ describe.each([
     manager.start();
     try {
       const held = await readCheckpoint(h.pool);
-      await new Promise((resolve) => setTimeout(resolve, 300)); // give the manager a chance to (wrongly) move
+      // Give the manager several polls in which it could (wrongly) move.
+      const polls = manager.stats().notRunningPolls;
+      await waitFor(() => manager.stats().notRunningPolls >= polls + 5, 20_000, 'the manager to poll the held state', 25);
       expect(await readCheckpoint(h.pool)).toBe(held);
       const resumed = await rollback.resume({ requestedBy: 'ops-1', tenantId: 'tenant-ops' });
       expect(resumed).toMatchObject({ state: 'running', previousState: 'held', resumed: true });
       const head = await h.store.headPosition();
-      await waitFor(async () => (await readCheckpoint(h.pool)) === head, 'catch-up after resume');
+      await waitFor(async () => (await readCheckpoint(h.pool)) === head, 20_000, 'catch-up after resume', 25);
     } finally {
       await manager.stop();
     }
@@ -424,7 +417,7 @@ describe('rollback safety (PostgreSQL event store)', () => {
     await waitFor(async () => {
       const op = await rollback.getOperation(operationId);
       return op?.phase === 'replaying' && op.eventsReplayed > 0;
-    }, 'the replay to be under way');
+    }, 20_000, 'the replay to be under way', 25);
     expect((await readControl(h.pool)).state).toBe('rebuilding');
     // Readers meanwhile see the previous model, complete.
     expect(await actualModel(h.pool)).toEqual(before.model);
@@ -475,7 +468,7 @@ describe('rollback safety (PostgreSQL event store)', () => {
     const rollback = service(h);
     rollback.startRecoveryWatch();
     try {
-      await waitFor(async () => (await readControl(h.pool)).state === 'running', 'the periodic recovery');
+      await waitFor(async () => (await readControl(h.pool)).state === 'running', 20_000, 'the periodic recovery', 25);
     } finally {
       await rollback.close();
     }
@@ -490,7 +483,7 @@ describe('rollback safety (PostgreSQL event store)', () => {
     const before = await snapshot();
     const rollback = service(h, { tuning: { batchSize: 2, batchDelayMs: 50, progressIntervalMs: 20 } });
     const { operationId } = await rollback.requestRollback({ targetVersion: events[20].position.toString(), requestedBy: 'ops', tenantId: 't' });
-    await waitFor(async () => ((await rollback.getOperation(operationId))?.eventsReplayed ?? 0) > 0, 'replay progress');
+    await waitFor(async () => ((await rollback.getOperation(operationId))?.eventsReplayed ?? 0) > 0, 20_000, 'replay progress', 25);
     await rollback.close('the service is shutting down');
     const op = (await rollback.getOperation(operationId))!;
     expect(op).toMatchObject({ status: 'failed' });
@@ -507,7 +500,7 @@ describe('rollback safety (PostgreSQL event store)', () => {
       await reader.query('SELECT count(*) FROM invoice_read_model');
       const patient = service(h, { tuning: { swapLockTimeoutMs: 50, swapAttempts: 1000 } });
       const { operationId } = await patient.requestRollback({ targetVersion: (await h.store.headPosition()).toString(), requestedBy: 'ops', tenantId: 't' });
-      await waitFor(async () => (await patient.getOperation(operationId))?.phase === 'swapping', 'the swap to start');
+      await waitFor(async () => (await patient.getOperation(operationId))?.phase === 'swapping', 20_000, 'the swap to start', 25);
       // Meanwhile the live model still answers (only the swap waits).
       expect((await h.pool.query('SELECT count(*)::int AS n FROM invoice_read_model')).rows[0].n).toBe(12);
       await reader.query('COMMIT');
