@@ -7,11 +7,15 @@ import type { ClientBase } from 'pg';
  *
  * A string payload is text format (columns separated by tabs, rows by newlines, NULL as \N; see
  * copyText()); a Buffer is binary format, as BinaryCopyWriter (pg-binary-copy.ts) writes it.
+ *
+ * `freeze` loads the rows already frozen (COPY ... FREEZE): only allowed when the table was created or
+ * truncated in the session's current transaction.
  */
-export function copyFrom(client: ClientBase, table: string, columns: readonly string[], payload: string | Buffer): Promise<number> {
+export function copyFrom(client: ClientBase, table: string, columns: readonly string[], payload: string | Buffer, options: { freeze?: boolean } = {}): Promise<number> {
   if (payload.length === 0) return Promise.resolve(0);
   const binary = typeof payload !== 'string';
-  const sql = `COPY ${table} (${columns.join(', ')}) FROM STDIN${binary ? ' (FORMAT binary)' : ''}`;
+  const copyOptions = [...(binary ? ['FORMAT binary'] : []), ...(options.freeze ? ['FREEZE'] : [])];
+  const sql = `COPY ${table} (${columns.join(', ')}) FROM STDIN${copyOptions.length ? ` (${copyOptions.join(', ')})` : ''}`;
   return new Promise<number>((resolve, reject) => {
     const query = new CopyFromQuery(sql, binary ? payload : Buffer.from(payload, 'utf8'), (error, rows) => (error ? reject(error) : resolve(rows)));
     (client as unknown as { query(submittable: unknown): void }).query(query);

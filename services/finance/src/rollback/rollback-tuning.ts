@@ -4,7 +4,10 @@ export interface RollbackTuning {
   batchSize: number;
   /** Invoice rows held in memory during a rebuild (bounded memory whatever the store's size). */
   invoiceCacheSize: number;
-  /** Sessions writing journal lines (the largest table); invoices, payments and entries get one each. */
+  /**
+   * Sessions writing journal lines (the largest table); invoices, payments and entries get one each.
+   * With one, lines load with COPY FREEZE too (shadow-rebuild.ts); with more, they cannot.
+   */
   journalLineLanes: number;
   /** Pages read ahead while a batch is folded. */
   readAhead: number;
@@ -28,7 +31,7 @@ export interface RollbackTuning {
 export const DEFAULT_ROLLBACK_TUNING: Readonly<RollbackTuning> = Object.freeze({
   batchSize: 1000,
   invoiceCacheSize: 5_000,
-  journalLineLanes: 2,
+  journalLineLanes: 1,
   readAhead: 1,
   copyReader: 1,
   indexesDuringLoad: 0,
