@@ -97,8 +97,9 @@ async function handle(client: PoolClient, e: RecordedEvent): Promise<void> {
   }
 }
 
-/** Replays the first `limit` finance events the seed's way; returns events/s. */
-export async function seedWay(pool: Pool, limit: number): Promise<{ events: number; seconds: number; eventsPerSecond: number }> {
+/** Replays the finance events up to `toInclusive` the seed's way (the first `limit` only, if given); returns events/s. */
+export async function seedWay(pool: Pool, range: { toInclusive: bigint; limit?: number }): Promise<{ events: number; seconds: number; eventsPerSecond: number }> {
+  const limit = range.limit ?? Infinity;
   const client = await pool.connect();
   try {
     for (const key of Object.keys(TABLES) as Array<keyof ReadModelTables>) {
@@ -110,7 +111,7 @@ export async function seedWay(pool: Pool, limit: number): Promise<{ events: numb
     await client.query('BEGIN');
     await client.query(`TRUNCATE ${Object.values(TABLES).join(', ')}`);
     let events = 0;
-    read: for await (const page of store.readAll({ batchSize: 1000, streamPrefixes: [...FINANCE_STREAM_PREFIXES] })) {
+    read: for await (const page of store.readAll({ toInclusive: range.toInclusive, batchSize: 1000, streamPrefixes: [...FINANCE_STREAM_PREFIXES] })) {
       for (const event of page) {
         await handle(client, event);
         if (++events >= limit) break read;
