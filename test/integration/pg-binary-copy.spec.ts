@@ -28,6 +28,15 @@ describe('binary COPY rows (BinaryCopyWriter + copyFrom)', () => {
       { n: 2, id: 'FFFFFFFF-FFFF-4FFF-BFFF-FFFFFFFFFFFF', ref: '00000000-0000-0000-0000-000000000000', label: '৳ café\t"q"\\ \n€', amount: -9_223_372_036_854_775_808n, day: '1999-12-31', at: '1969-07-20T20:17:40.001Z' },
       { n: 3, id: '12345678-9abc-4def-8123-456789abcdef', ref: '12345678-9abc-4def-8123-456789abcdef', label: '', amount: 9_223_372_036_854_775_807n, day: '0042-02-28', at: '2000-01-01T00:00:00.000Z' },
       { n: 4, id: 'a0000000-0000-4000-8000-000000000000', ref: null, label: 'x'.repeat(100_000), amount: 123_456_789_012n, day: '2000-01-01', at: '1999-12-31T23:59:59.999Z' },
+      // The same uuid as the row before, whose bytes sit before the buffer grew for the long label;
+      // int8 at the edges of the two-halves path (safe integers) and just beyond it.
+      { n: 5, id: 'a0000000-0000-4000-8000-000000000000', ref: null, label: 'again', amount: -1n, day: '2026-01-01', at: '2026-01-01T00:00:00.000Z' },
+      { n: 6, id: 'b0000000-0000-4000-8000-000000000001', ref: null, label: 'a', amount: 9_007_199_254_740_991n, day: '2026-01-01', at: '2026-01-01T00:00:00.000Z' },
+      { n: 7, id: 'b0000000-0000-4000-8000-000000000002', ref: null, label: 'b', amount: -9_007_199_254_740_991n, day: '2026-01-01', at: '2026-01-01T00:00:00.000Z' },
+      { n: 8, id: 'b0000000-0000-4000-8000-000000000003', ref: null, label: 'c', amount: 9_007_199_254_740_992n, day: '2026-01-01', at: '2026-01-01T00:00:00.000Z' },
+      { n: 9, id: 'b0000000-0000-4000-8000-000000000004', ref: null, label: 'd', amount: -4_294_967_297n, day: '2026-01-01', at: '2026-01-01T00:00:00.000Z' },
+      { n: 10, id: 'b0000000-0000-4000-8000-000000000005', ref: null, label: 'e', amount: 4_294_967_295n, day: '2026-01-01', at: '2026-01-01T00:00:00.000Z' },
+      { n: 11, id: 'b0000000-0000-4000-8000-000000000006', ref: null, label: 'f', amount: -4_294_967_296n, day: '2026-01-01', at: '2026-01-01T00:00:00.000Z' },
     ];
     const w = new BinaryCopyWriter(64);
     for (const r of rows) w.row(7).int4(r.n).uuid(r.id).nullableUuid(r.ref).text(r.label).int8(r.amount).date(r.day).timestamptz(new Date(r.at));

@@ -14,6 +14,7 @@ const PG_EPOCH_DAYS = 10_957;
 const PG_EPOCH_MS = 946_684_800_000;
 const DAY_MS = 86_400_000;
 const TWO_32 = 0x1_0000_0000;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 /** Dates repeat across rows (entries of a day, due dates): converted once while the cache lasts. */
 const DAYS_BY_DATE = new Map<string, number>();
 const DATE_CACHE_SIZE = 4096;
@@ -21,6 +22,9 @@ const DATE_CACHE_SIZE = 4096;
 export class BinaryCopyWriter {
   private buffer: Buffer;
   private offset = 0;
+  /** The last uuid written and where its 16 bytes are: a journal entry's lines repeat its id. */
+  private lastUuid = '';
+  private lastUuidAt = 0;
 
   constructor(initialBytes = 64 * 1024) {
     this.buffer = Buffer.allocUnsafe(Math.max(64, initialBytes));
@@ -42,6 +46,12 @@ export class BinaryCopyWriter {
     if (value.length !== 36) throw new Error(`not a uuid: ${value}`);
     let o = this.field(16);
     const b = this.buffer; // after field(), which may grow (replace) the buffer
+    if (value === this.lastUuid) {
+      b.copyWithin(o, this.lastUuidAt, this.lastUuidAt + 16);
+      return this;
+    }
+    this.lastUuid = value;
+    this.lastUuidAt = o;
     for (let i = 0; i < 36; i += 2) {
       if (i === 8 || i === 13 || i === 18 || i === 23) i++;
       b[o++] = (hexDigit(value, i) << 4) | hexDigit(value, i + 1);
@@ -69,7 +79,15 @@ export class BinaryCopyWriter {
 
   int8(value: bigint): this {
     const at = this.field(8);
-    this.buffer.writeBigInt64BE(value, at);
+    if (value >= -MAX_SAFE && value <= MAX_SAFE) {
+      // Two 32-bit halves of a Number: Buffer's BigInt writer allocates BigInts for every value.
+      const n = Number(value);
+      const high = Math.floor(n / TWO_32);
+      this.buffer.writeInt32BE(high, at);
+      this.buffer.writeUInt32BE(n - high * TWO_32, at + 4);
+    } else {
+      this.buffer.writeBigInt64BE(value, at);
+    }
     return this;
   }
 

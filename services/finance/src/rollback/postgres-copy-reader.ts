@@ -137,25 +137,65 @@ class CopyOutQuery {
 }
 
 const TAB = 9;
+const NEWLINE = 10;
+const BACKSLASH = 92;
+const FIELDS = 8;
 
-/** One COPY text row (8 tab-separated columns) as a RecordedEvent. */
+/**
+ * One COPY text row (8 tab-separated columns) as a RecordedEvent. Fields are decoded straight from
+ * the row's bytes (no string of the whole line split again), numbers parsed from their digits.
+ */
 function parseEventLine(chunk: Buffer): RecordedEvent {
-  const end = chunk[chunk.length - 1] === 10 ? chunk.length - 1 : chunk.length;
-  const f = chunk.toString('utf8', 0, end).split('\t');
-  if (f.length !== 8) throw new Error(`unexpected COPY row from the events table (${f.length} columns)`);
-  // The tenant id outlives the event (it is copied into rows): decoded on its own, so it does not keep
-  // the whole line alive the way a slice of it would.
-  const tenant = f[7] === '\\N' ? undefined : unescapeCopy(chunk.toString('utf8', chunk.lastIndexOf(TAB, end - 1) + 1, end));
+  const end = chunk[chunk.length - 1] === NEWLINE ? chunk.length - 1 : chunk.length;
+  const tabs = fieldEnds(chunk, end);
+  const tenantStart = tabs[6] + 1;
+  // \N is NULL: the stored tenantId is missing or not a string, and the projector skips the event as malformed.
+  const tenant = end - tenantStart === 2 && chunk[tenantStart] === BACKSLASH && chunk[tenantStart + 1] === 78 ? undefined : field(chunk, tenantStart, end);
   return {
-    position: BigInt(f[0]),
-    streamId: unescapeCopy(f[1]),
-    streamVersion: Number(f[2]),
-    id: f[3],
-    type: unescapeCopy(f[4]),
-    data: JSON.parse(unescapeCopy(f[5])) as Record<string, unknown>,
+    position: integerField(chunk, 0, tabs[0]),
+    streamId: field(chunk, tabs[0] + 1, tabs[1]),
+    streamVersion: Number(integerField(chunk, tabs[1] + 1, tabs[2])),
+    id: field(chunk, tabs[2] + 1, tabs[3]),
+    type: field(chunk, tabs[3] + 1, tabs[4]),
+    data: JSON.parse(field(chunk, tabs[4] + 1, tabs[5])) as Record<string, unknown>,
     metadata: new TenantOnlyMetadata(tenant),
-    createdAt: new Date(Number(f[6])),
+    createdAt: new Date(Number(integerField(chunk, tabs[5] + 1, tabs[6]))),
   };
+}
+
+/** Where the first 7 fields end (their tabs); throws unless the row has exactly 8 fields. */
+function fieldEnds(chunk: Buffer, end: number): number[] {
+  const tabs: number[] = [];
+  let from = 0;
+  for (let at = chunk.indexOf(TAB, from); at !== -1 && at < end; at = chunk.indexOf(TAB, from)) {
+    tabs.push(at);
+    from = at + 1;
+  }
+  if (tabs.length !== FIELDS - 1) throw new Error(`unexpected COPY row from the events table (${tabs.length + 1} columns)`);
+  return tabs;
+}
+
+/** A text field, unescaped only when it holds a backslash (COPY's escape). */
+function field(chunk: Buffer, start: number, end: number): string {
+  const value = chunk.toString('utf8', start, end);
+  const backslash = chunk.indexOf(BACKSLASH, start);
+  return backslash !== -1 && backslash < end ? unescapeCopy(value) : value;
+}
+
+/** A bigint column's digits (an optional minus sign first). */
+function integerField(chunk: Buffer, start: number, end: number): bigint {
+  const negative = chunk[start] === 45;
+  const first = negative ? start + 1 : start;
+  if (end - first > 0 && end - first <= 15) {
+    let value = 0;
+    for (let i = first; i < end; i++) {
+      const digit = chunk[i] - 48;
+      if (digit < 0 || digit > 9) throw new Error(`unexpected integer in a COPY row from the events table: ${chunk.toString('latin1', start, end)}`);
+      value = value * 10 + digit;
+    }
+    return BigInt(negative ? -value : value);
+  }
+  return BigInt(chunk.toString('latin1', start, end)); // longer than a double holds exactly (or empty: throws)
 }
 
 /**
