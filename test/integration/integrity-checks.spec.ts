@@ -1,0 +1,88 @@
+/**
+ * The integrity checks against real tables: the journal check runs as two statements (one per half of
+ * the entry ids) and must still report every broken entry, whichever half it is in, as one check.
+ */
+import type { Pool } from 'pg';
+import { LIVE_TABLES } from '../../services/finance/src/projections/read-model-rows';
+import { runIntegrityChecks } from '../../services/finance/src/rollback/integrity-checks';
+import { createTestDatabase, migrateTestDatabase, TestDatabase } from '../support/database';
+
+const LOW = '10000000-0000-4000-8000-000000000001'; // first half of the uuid range
+const HIGH = 'f0000000-0000-4000-8000-000000000001'; // second half
+const BOUNDARY = '80000000-0000-4000-8000-000000000000'; // the first id of the second half
+
+describe('integrity checks (journal entries in two halves)', () => {
+  let db: TestDatabase;
+  let pool: Pool;
+  const positions = { checkpoint: async () => 100n, head: async () => 100n };
+
+  beforeAll(async () => {
+    db = await createTestDatabase('integrity');
+    await migrateTestDatabase(db);
+    pool = db.pool();
+  });
+
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  beforeEach(async () => {
+    await pool.query(`TRUNCATE ${Object.values(LIVE_TABLES).join(', ')}`);
+  });
+
+  async function entry(id: string, debit: number, credit: number, lines: Array<[number, number]>): Promise<void> {
+    await pool.query(
+      `INSERT INTO journal_entry_read_model (id, tenant_id, source, source_id, entry_date, memo, currency, total_debit_minor, total_credit_minor, position, created_at)
+       VALUES ($1, 't', 'manual', NULL, '2026-01-01', 'm', 'EUR', $2, $3, 1, now())`,
+      [id, debit, credit],
+    );
+    await lines.reduce(
+      (previous, [d, c], i) =>
+        previous.then(() =>
+          pool.query(
+            `INSERT INTO journal_entry_line_read_model (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date)
+             VALUES ($1, $2, 't', $3, $4, $5, '2026-01-01')`,
+            [id, i + 1, d > 0 ? '1000' : '3000', d, c],
+          ),
+        ),
+      Promise.resolve() as Promise<unknown>,
+    );
+  }
+
+  async function journalCheck(runners: Pool[]) {
+    const report = await runIntegrityChecks(runners, LIVE_TABLES, positions);
+    expect(report.checks.map((c) => c.name)).toEqual([
+      'orphaned_payments',
+      'invoice_amount_paid',
+      'invoice_status',
+      'journal_entries_balanced',
+      'trial_balance_balanced',
+      'checkpoint_not_beyond_head',
+    ]);
+    return report.checks.find((c) => c.name === 'journal_entries_balanced')!;
+  }
+
+  it('passes balanced entries in both halves, including the first id of the second half', async () => {
+    await entry(LOW, 500, 500, [[500, 0], [0, 500]]);
+    await entry(BOUNDARY, 700, 700, [[700, 0], [0, 700]]);
+    await entry(HIGH, 900, 900, [[900, 0], [0, 900]]);
+    expect(await journalCheck([pool, pool])).toMatchObject({ ok: true, failures: 0 });
+    expect((await journalCheck([pool, pool])).sample).toBeUndefined();
+  });
+
+  it('reports broken entries from both halves as one check, with one runner or several', async () => {
+    await entry(LOW, 500, 400, [[500, 0], [0, 400]]); // unbalanced totals
+    await entry(BOUNDARY, 700, 700, []); // no lines
+    await entry(HIGH, 900, 900, [[900, 0], [0, 800]]); // lines do not sum to the totals
+    await pool.query(
+      `INSERT INTO journal_entry_line_read_model (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date)
+       VALUES ('20000000-0000-4000-8000-000000000002', 1, 't', '1000', 5, 0, '2026-01-01')`, // lines without an entry
+    );
+    for (const runners of [[pool], [pool, pool, pool]]) {
+      const check = await journalCheck(runners);
+      expect(check.ok).toBe(false);
+      expect(check.failures).toBe(4);
+      expect([...check.sample!].sort()).toEqual([LOW, '20000000-0000-4000-8000-000000000002', BOUNDARY, HIGH].sort());
+    }
+  });
+});
