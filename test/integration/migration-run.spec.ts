@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { ROLLBACK_LOCK_KEY } from '../../services/finance/src/rollback/projection-rollback.service';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { PROJECT_ROOT } from '../support/service-process';
+import { waitFor } from '../support/wait-for';
 
 const MIGRATION_CLI = join(PROJECT_ROOT, 'dist', 'services', 'finance', 'src', 'cli', 'migration-run.js');
 
@@ -51,6 +53,27 @@ describe('npm run migration:run (compiled CLI)', () => {
     // TypeORM creates its bookkeeping table before the transaction; it stays empty.
     expect(tables.filter((t) => t !== 'migrations')).toEqual(['invoice_read_model']);
     if (tables.includes('migrations')) expect((await pool.query('SELECT count(*)::int AS n FROM migrations')).rows[0].n).toBe(0);
+  });
+
+  it('changes the trial-balance index only once no projection rollback holds its lock (it would swap the old index back in)', async () => {
+    const pool = db.pool();
+    const rollback = await pool.connect(); // stands in for a running rollback: it holds the rollback's advisory lock
+    try {
+      await rollback.query('SELECT pg_advisory_lock($1)', [ROLLBACK_LOCK_KEY.toString()]);
+      const run = runMigrationCli(db.env());
+      await waitFor(
+        async () => (await pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event = 'advisory' AND datname = current_database()`)).rows[0].n === 1,
+        20_000,
+        'the migration to wait for the rollback lock',
+      );
+      await rollback.query('SELECT pg_advisory_unlock($1)', [ROLLBACK_LOCK_KEY.toString()]);
+      expect((await run).code).toBe(0);
+    } finally {
+      rollback.release();
+    }
+    const indexes = (await pool.query(`SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'journal_entry_line_read_model' ORDER BY 1`)).rows;
+    expect(indexes.map((i) => i.indexname)).toEqual(['journal_entry_line_read_model_pkey', 'journal_entry_line_read_model_tenant_date_idx']);
+    expect(indexes[1].indexdef).toMatch(/\(tenant_id, entry_date\) INCLUDE \(account_code, debit_minor, credit_minor\)/);
   });
 
   it('stops with exit 1 naming every bad variable when production configuration is missing', async () => {

@@ -58,7 +58,7 @@ import { runSpread, SqlLane } from './sql-lane';
 import { DEADLOCK_TIMEOUT_MS_SQL, swapLockWaitMs } from './swap-lock-wait';
 
 /** Session advisory lock held by the one running rollback for its whole run ("rollback" in ASCII). */
-const ROLLBACK_LOCK_KEY = 8_245_928_655_501_484_907n;
+export const ROLLBACK_LOCK_KEY = 8_245_928_655_501_484_907n;
 
 export const LOG_OPERATION = 'projection-rollback';
 
