@@ -139,6 +139,9 @@ class CopyOutQuery {
 const TAB = 9;
 const NEWLINE = 10;
 const BACKSLASH = 92;
+const CAPITAL_N = 78;
+const MINUS = 45;
+const ZERO = 48;
 const FIELDS = 8;
 
 /**
@@ -150,7 +153,7 @@ function parseEventLine(chunk: Buffer): RecordedEvent {
   const tabs = fieldEnds(chunk, end);
   const tenantStart = tabs[6] + 1;
   // \N is NULL: the stored tenantId is missing or not a string, and the projector skips the event as malformed.
-  const tenant = end - tenantStart === 2 && chunk[tenantStart] === BACKSLASH && chunk[tenantStart + 1] === 78 ? undefined : field(chunk, tenantStart, end);
+  const tenant = end - tenantStart === 2 && chunk[tenantStart] === BACKSLASH && chunk[tenantStart + 1] === CAPITAL_N ? undefined : field(chunk, tenantStart, end);
   return {
     position: integerField(chunk, 0, tabs[0]),
     streamId: field(chunk, tabs[0] + 1, tabs[1]),
@@ -184,12 +187,12 @@ function field(chunk: Buffer, start: number, end: number): string {
 
 /** A bigint column's digits (an optional minus sign first). */
 function integerField(chunk: Buffer, start: number, end: number): bigint {
-  const negative = chunk[start] === 45;
+  const negative = chunk[start] === MINUS;
   const first = negative ? start + 1 : start;
   if (end - first > 0 && end - first <= 15) {
     let value = 0;
     for (let i = first; i < end; i++) {
-      const digit = chunk[i] - 48;
+      const digit = chunk[i] - ZERO;
       if (digit < 0 || digit > 9) throw new Error(`unexpected integer in a COPY row from the events table: ${chunk.toString('latin1', start, end)}`);
       value = value * 10 + digit;
     }
