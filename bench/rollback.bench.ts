@@ -33,7 +33,7 @@ const plan: SeedPlan = {
   journalEntries: Number(process.env.BENCH_JOURNAL_ENTRIES ?? MILLION_EVENTS.journalEntries),
   tenants: MILLION_EVENTS.tenants,
 };
-const SEED_WAY_EVENTS = process.env.BENCH_SEED_WAY_EVENTS ? Number(process.env.BENCH_SEED_WAY_EVENTS) : Infinity;
+const SEED_WAY_EVENTS = process.env.BENCH_SEED_WAY_EVENTS ? Number(process.env.BENCH_SEED_WAY_EVENTS) : undefined;
 /** The timed rollback's target: this many events before the head. */
 const BEHIND_HEAD = 1000;
 

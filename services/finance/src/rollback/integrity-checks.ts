@@ -80,7 +80,7 @@ export async function runIntegrityChecks(runners: SqlRunner[], tables: ReadModel
                  WHEN 'PARTIALLY_PAID' THEN i.amount_paid_minor > 0 AND i.amount_paid_minor < i.total_minor
                  WHEN 'PAID' THEN i.amount_paid_minor >= i.total_minor AND i.amount_paid_minor > 0
                END, false)`),
-    ...JOURNAL_ID_HALVES.map((half) => (r: SqlRunner) => journalBalanceCheck(r, t, half)),
+    ...JOURNAL_ID_HALVES.map((comparison) => (r: SqlRunner) => journalBalanceCheck(r, t, comparison)),
     (r) => trialBalanceCheck(r, t.lines),
     (r) => positionCheck(r, t, positions),
   ];
@@ -95,17 +95,16 @@ export async function runIntegrityChecks(runners: SqlRunner[], tables: ReadModel
  * two runners. An entry and its lines fall in the same half, and each statement sees one snapshot,
  * so each half is consistent on its own even while the live projection commits.
  */
-const JOURNAL_ID_HALVES: ReadonlyArray<{ where: (column: string) => string }> = [
-  { where: (column) => `${column} < '80000000-0000-0000-0000-000000000000'::uuid` },
-  { where: (column) => `${column} >= '80000000-0000-0000-0000-000000000000'::uuid` },
-];
+const JOURNAL_ID_MIDDLE = `'80000000-0000-0000-0000-000000000000'::uuid`;
+/** Each half: the entry ids compared with JOURNAL_ID_MIDDLE so. */
+const JOURNAL_ID_HALVES = ['<', '>='] as const;
 
-function journalBalanceCheck(runner: SqlRunner, t: { entries: string; lines: string }, half: { where: (column: string) => string }): Promise<IntegrityCheck> {
+function journalBalanceCheck(runner: SqlRunner, t: { entries: string; lines: string }, comparison: (typeof JOURNAL_ID_HALVES)[number]): Promise<IntegrityCheck> {
   return countCheck(runner, 'journal_entries_balanced', 'every journal entry is balanced, has lines, and its lines sum to its totals', `
     SELECT count(*)::int AS failures, (array_agg(coalesce(e.id, l.journal_entry_id)::text))[1:${SAMPLE_SIZE}] AS sample
-      FROM (SELECT * FROM ${t.entries} WHERE ${half.where('id')}) e
+      FROM (SELECT * FROM ${t.entries} WHERE id ${comparison} ${JOURNAL_ID_MIDDLE}) e
       FULL JOIN (SELECT journal_entry_id, sum(debit_minor) AS debit, sum(credit_minor) AS credit
-                   FROM ${t.lines} WHERE ${half.where('journal_entry_id')} GROUP BY journal_entry_id) l ON l.journal_entry_id = e.id
+                   FROM ${t.lines} WHERE journal_entry_id ${comparison} ${JOURNAL_ID_MIDDLE} GROUP BY journal_entry_id) l ON l.journal_entry_id = e.id
      WHERE e.id IS NULL OR l.journal_entry_id IS NULL
         OR e.total_debit_minor <> e.total_credit_minor
         OR l.debit <> e.total_debit_minor OR l.credit <> e.total_credit_minor`);

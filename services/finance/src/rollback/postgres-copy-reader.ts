@@ -155,14 +155,14 @@ function parseEventLine(chunk: Buffer): RecordedEvent {
   // \N is NULL: the stored tenantId is missing or not a string, and the projector skips the event as malformed.
   const tenant = end - tenantStart === 2 && chunk[tenantStart] === BACKSLASH && chunk[tenantStart + 1] === CAPITAL_N ? undefined : field(chunk, tenantStart, end);
   return {
-    position: integerField(chunk, 0, tabs[0]),
+    position: bigintField(chunk, 0, tabs[0]),
     streamId: field(chunk, tabs[0] + 1, tabs[1]),
-    streamVersion: Number(integerField(chunk, tabs[1] + 1, tabs[2])),
+    streamVersion: numberField(chunk, tabs[1] + 1, tabs[2]),
     id: field(chunk, tabs[2] + 1, tabs[3]),
     type: field(chunk, tabs[3] + 1, tabs[4]),
     data: JSON.parse(field(chunk, tabs[4] + 1, tabs[5])) as Record<string, unknown>,
     metadata: new TenantOnlyMetadata(tenant),
-    createdAt: new Date(Number(integerField(chunk, tabs[5] + 1, tabs[6]))),
+    createdAt: new Date(numberField(chunk, tabs[5] + 1, tabs[6])),
   };
 }
 
@@ -185,20 +185,23 @@ function field(chunk: Buffer, start: number, end: number): string {
   return backslash !== -1 && backslash < end ? unescapeCopy(value) : value;
 }
 
-/** A bigint column's digits (an optional minus sign first). */
-function integerField(chunk: Buffer, start: number, end: number): bigint {
+/** An integer column as a Number: parsed from its digits when it has at most 15 (exact in a double). */
+function numberField(chunk: Buffer, start: number, end: number): number {
   const negative = chunk[start] === MINUS;
   const first = negative ? start + 1 : start;
-  if (end - first > 0 && end - first <= 15) {
-    let value = 0;
-    for (let i = first; i < end; i++) {
-      const digit = chunk[i] - ZERO;
-      if (digit < 0 || digit > 9) throw new Error(`unexpected integer in a COPY row from the events table: ${chunk.toString('latin1', start, end)}`);
-      value = value * 10 + digit;
-    }
-    return BigInt(negative ? -value : value);
+  if (end - first === 0 || end - first > 15) return Number(chunk.toString('latin1', start, end));
+  let value = 0;
+  for (let i = first; i < end; i++) {
+    const digit = chunk[i] - ZERO;
+    if (digit < 0 || digit > 9) throw new Error(`unexpected integer in a COPY row from the events table: ${chunk.toString('latin1', start, end)}`);
+    value = value * 10 + digit;
   }
-  return BigInt(chunk.toString('latin1', start, end)); // longer than a double holds exactly (or empty: throws)
+  return negative ? -value : value;
+}
+
+/** A bigint column: through numberField when that is exact, else from its text. */
+function bigintField(chunk: Buffer, start: number, end: number): bigint {
+  return end - start <= 15 ? BigInt(numberField(chunk, start, end)) : BigInt(chunk.toString('latin1', start, end));
 }
 
 /**
