@@ -200,6 +200,7 @@ describe('admin API (compiled service over HTTP)', () => {
       'invoice_amount_paid',
       'invoice_status',
       'journal_entries_balanced',
+      'account_daily_balances_match_lines',
       'trial_balance_balanced',
       'checkpoint_not_beyond_head',
     ]);

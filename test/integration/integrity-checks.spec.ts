@@ -56,6 +56,7 @@ describe('integrity checks (journal entries in two halves)', () => {
       'invoice_amount_paid',
       'invoice_status',
       'journal_entries_balanced',
+      'account_daily_balances_match_lines',
       'trial_balance_balanced',
       'checkpoint_not_beyond_head',
     ]);
@@ -84,5 +85,24 @@ describe('integrity checks (journal entries in two halves)', () => {
       expect(check.failures).toBe(4);
       expect([...check.sample!].sort()).toEqual([LOW, '20000000-0000-4000-8000-000000000002', BOUNDARY, HIGH].sort());
     }
+  });
+
+  it('reports daily balances that disagree with the lines (and the trial balance read from them)', async () => {
+    await entry(LOW, 500, 500, [[500, 0], [0, 500]]);
+    await entry(HIGH, 900, 900, [[900, 0], [0, 900]]);
+    const checks = async () => Object.fromEntries((await runIntegrityChecks([pool, pool], LIVE_TABLES, positions)).checks.map((c) => [c.name, c]));
+    // Kept by the lines' trigger: the two entries' lines summed per day and account.
+    expect((await checks()).account_daily_balances_match_lines).toMatchObject({ ok: true, failures: 0 });
+    expect((await pool.query(`SELECT account_code, debit_minor::int AS d, credit_minor::int AS c FROM account_daily_balance_read_model ORDER BY 1`)).rows).toEqual([
+      { account_code: '1000', d: 1400, c: 0 },
+      { account_code: '3000', d: 0, c: 1400 },
+    ]);
+
+    await pool.query(`UPDATE account_daily_balance_read_model SET debit_minor = debit_minor + 1 WHERE account_code = '1000'`);
+    await pool.query(`INSERT INTO account_daily_balance_read_model VALUES ('t', '2026-02-01', '9999', 0, 0)`); // a balance without lines
+    const broken = await checks();
+    expect(broken.account_daily_balances_match_lines).toMatchObject({ ok: false, failures: 2 });
+    expect([...broken.account_daily_balances_match_lines.sample!].sort()).toEqual(['t 2026-01-01 1000', 't 2026-02-01 9999']);
+    expect(broken.trial_balance_balanced).toMatchObject({ ok: false, sample: ['t'] });
   });
 });

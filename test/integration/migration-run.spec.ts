@@ -55,7 +55,7 @@ describe('npm run migration:run (compiled CLI)', () => {
     if (tables.includes('migrations')) expect((await pool.query('SELECT count(*)::int AS n FROM migrations')).rows[0].n).toBe(0);
   });
 
-  it('changes the trial-balance index only once no projection rollback holds its lock (it would swap the old index back in)', async () => {
+  it('changes the trial-balance schema only once no projection rollback holds its lock (it would swap the old tables back in)', async () => {
     const pool = db.pool();
     const rollback = await pool.connect(); // stands in for a running rollback: it holds the rollback's advisory lock
     try {
@@ -71,9 +71,52 @@ describe('npm run migration:run (compiled CLI)', () => {
     } finally {
       rollback.release();
     }
-    const indexes = (await pool.query(`SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'journal_entry_line_read_model' ORDER BY 1`)).rows;
-    expect(indexes.map((i) => i.indexname)).toEqual(['journal_entry_line_read_model_pkey', 'journal_entry_line_read_model_tenant_date_idx']);
-    expect(indexes[1].indexdef).toMatch(/\(tenant_id, entry_date\) INCLUDE \(account_code, debit_minor, credit_minor\)/);
+    // The lines keep only their key; the trial balance has its daily balances, kept by a trigger on the lines.
+    const indexes = (await pool.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'journal_entry_line_read_model' ORDER BY 1`)).rows;
+    expect(indexes.map((i) => i.indexname)).toEqual(['journal_entry_line_read_model_pkey']);
+    const daily = (await pool.query(`SELECT indexdef FROM pg_indexes WHERE tablename = 'account_daily_balance_read_model'`)).rows;
+    expect(daily.map((i) => i.indexdef)).toEqual([expect.stringMatching(/UNIQUE INDEX account_daily_balance_read_model_pkey .*\(tenant_id, entry_date, account_code\)/)]);
+    const triggers = (await pool.query(`SELECT tgname FROM pg_trigger WHERE tgrelid = 'journal_entry_line_read_model'::regclass AND NOT tgisinternal`)).rows;
+    expect(triggers).toEqual([{ tgname: 'account_daily_balance_add_lines' }]);
+  });
+
+  it('fills the daily balances from the lines already there, and the trigger adds new lines (re-deliveries add nothing)', async () => {
+    const pool = db.pool();
+    expect((await runMigrationCli(db.env())).code).toBe(0);
+    // Back to the schema before 1700000005000, with lines written then (no trigger, no daily table).
+    const { createDataSource } = await import('../../services/finance/src/database/data-source.factory');
+    const dataSource = createDataSource({ embedded: false, host: db.host, port: db.port, user: db.user, password: db.password, name: db.name, poolMax: 1 }, 'test-undo');
+    await dataSource.initialize();
+    try {
+      await dataSource.undoLastMigration();
+    } finally {
+      await dataSource.destroy();
+    }
+    expect((await pool.query(`SELECT to_regclass('account_daily_balance_read_model') AS t`)).rows[0].t).toBeNull();
+    const insertLines = (rows: string) =>
+      pool.query(`INSERT INTO journal_entry_line_read_model (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date)
+        VALUES ${rows} ON CONFLICT (journal_entry_id, line_no) DO NOTHING`);
+    const E1 = `'00000000-0000-4000-8000-000000000001'`;
+    const E2 = `'00000000-0000-4000-8000-000000000002'`;
+    await insertLines(`(${E1}, 1, 't', '1000', 700, 0, '2026-01-01'), (${E1}, 2, 't', '4000', 0, 700, '2026-01-01'), (${E2}, 1, 't', '1000', 300, 0, '2026-01-01'), (${E2}, 2, 't', '4000', 0, 300, '2026-01-01')`);
+
+    expect((await runMigrationCli(db.env())).code).toBe(0);
+    const balances = async () =>
+      (await pool.query(`SELECT tenant_id, to_char(entry_date, 'YYYY-MM-DD') AS date, account_code, debit_minor::text AS debit, credit_minor::text AS credit
+        FROM account_daily_balance_read_model ORDER BY 1, 2, 3`)).rows;
+    expect(await balances()).toEqual([
+      { tenant_id: 't', date: '2026-01-01', account_code: '1000', debit: '1000', credit: '0' },
+      { tenant_id: 't', date: '2026-01-01', account_code: '4000', debit: '0', credit: '1000' },
+    ]);
+    const E3 = `'00000000-0000-4000-8000-000000000003'`;
+    // E1's first line again (a re-delivery, skipped by ON CONFLICT) and a new entry on another day.
+    await insertLines(`(${E1}, 1, 't', '1000', 700, 0, '2026-01-01'), (${E3}, 1, 't', '1000', 50, 0, '2026-01-02'), (${E3}, 2, 't', '4000', 0, 50, '2026-01-02')`);
+    expect(await balances()).toEqual([
+      { tenant_id: 't', date: '2026-01-01', account_code: '1000', debit: '1000', credit: '0' },
+      { tenant_id: 't', date: '2026-01-01', account_code: '4000', debit: '0', credit: '1000' },
+      { tenant_id: 't', date: '2026-01-02', account_code: '1000', debit: '50', credit: '0' },
+      { tenant_id: 't', date: '2026-01-02', account_code: '4000', debit: '0', credit: '50' },
+    ]);
   });
 
   it('stops with exit 1 naming every bad variable when production configuration is missing', async () => {

@@ -196,10 +196,13 @@ describe('FinanceReadQueries (PostgreSQL)', () => {
     expect(await plan("SELECT id FROM invoice_read_model WHERE tenant_id = $1 AND customer_id = $2 ORDER BY created_at DESC, id DESC LIMIT 5", ['tenant-a', 'C-odd'])).toMatch(/invoice_read_model_tenant_customer_idx/);
     expect(await plan('SELECT id FROM payment_read_model WHERE invoice_id = $1 ORDER BY position', [INV])).toMatch(/payment_read_model_invoice_idx/);
     expect(await plan("SELECT id FROM journal_entry_read_model WHERE tenant_id = $1 AND entry_date >= $2 ORDER BY entry_date, id LIMIT 5", ['tenant-a', '2026-11-01'])).toMatch(/journal_entry_read_model_tenant_date_idx/);
-    expect(await plan('SELECT account_code, sum(debit_minor) FROM journal_entry_line_read_model WHERE tenant_id = $1 GROUP BY account_code', ['tenant-a'])).toMatch(/journal_entry_line_read_model_tenant_date_idx/);
-    // A trial balance bounded by dates scans only that range of the tenant's lines.
+    expect(await plan('SELECT line_no FROM journal_entry_line_read_model WHERE journal_entry_id = $1 ORDER BY line_no', [INV])).toMatch(/journal_entry_line_read_model_pkey/);
+    // A trial balance reads the tenant's daily balances, only those in the date range when it has one.
+    expect(await plan('SELECT account_code, sum(debit_minor) FROM account_daily_balance_read_model WHERE tenant_id = $1 GROUP BY account_code', ['tenant-a'])).toMatch(
+      /"Index Name":"account_daily_balance_read_model_pkey".*"Index Cond":"\(tenant_id = [^"]+\)"/,
+    );
     expect(
-      await plan('SELECT account_code, sum(debit_minor) FROM journal_entry_line_read_model WHERE tenant_id = $1 AND entry_date >= $2::date AND entry_date <= $3::date GROUP BY account_code', ['tenant-a', '2026-11-01', '2026-11-27']),
-    ).toMatch(/"Index Name":"journal_entry_line_read_model_tenant_date_idx".*"Index Cond":"\(\(tenant_id = [^"]+\) AND \(entry_date >= [^"]+\) AND \(entry_date <= [^"]+\)\)"/);
+      await plan('SELECT account_code, sum(debit_minor) FROM account_daily_balance_read_model WHERE tenant_id = $1 AND entry_date >= $2::date AND entry_date <= $3::date GROUP BY account_code', ['tenant-a', '2026-11-01', '2026-11-27']),
+    ).toMatch(/"Index Name":"account_daily_balance_read_model_pkey".*"Index Cond":"\(\(tenant_id = [^"]+\) AND \(entry_date >= [^"]+\) AND \(entry_date <= [^"]+\)\)"/);
   });
 });

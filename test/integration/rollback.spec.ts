@@ -34,6 +34,8 @@ interface ExpectedModel {
   payments: Map<string, Record<string, string>>;
   entries: Map<string, Record<string, string>>;
   lines: Map<string, Record<string, string>>;
+  /** Per tenant, entry date and account: the sums of the lines. */
+  daily: Map<string, Record<string, string>>;
 }
 
 function expectedModel(events: readonly RecordedEvent[]): ExpectedModel {
@@ -105,7 +107,13 @@ function expectedModel(events: readonly RecordedEvent[]): ExpectedModel {
         break; // unknown types are skipped
     }
   }
-  return { invoices: new Map([...invoices].map(([id, v]) => [id, v.row])), payments, entries, lines };
+  const daily = new Map<string, Record<string, string>>();
+  for (const l of lines.values()) {
+    const key = `${l.tenant} ${l.date} ${l.account}`;
+    const sum = daily.get(key) ?? { tenant: l.tenant, date: l.date, account: l.account, debit: '0', credit: '0' };
+    daily.set(key, { ...sum, debit: (BigInt(sum.debit) + BigInt(l.debit)).toString(), credit: (BigInt(sum.credit) + BigInt(l.credit)).toString() });
+  }
+  return { invoices: new Map([...invoices].map(([id, v]) => [id, v.row])), payments, entries, lines, daily };
 }
 
 async function actualModel(pool: Pool): Promise<ExpectedModel> {
@@ -120,12 +128,15 @@ async function actualModel(pool: Pool): Promise<ExpectedModel> {
       currency, total_debit_minor::text AS debit, total_credit_minor::text AS credit, position::text, memo FROM journal_entry_read_model`);
   const lines = await pool.query(`SELECT journal_entry_id::text AS entry, line_no::text AS "lineNo", tenant_id AS tenant, account_code AS account,
       debit_minor::text AS debit, credit_minor::text AS credit, to_char(entry_date, 'YYYY-MM-DD') AS date FROM journal_entry_line_read_model`);
+  const daily = await pool.query(`SELECT tenant_id AS tenant, to_char(entry_date, 'YYYY-MM-DD') AS date, account_code AS account,
+      debit_minor::text AS debit, credit_minor::text AS credit FROM account_daily_balance_read_model`);
   return {
     invoices: new Map(invoices.rows.map((r) => [r.id, r])),
     payments: new Map(payments.rows.map((r) => [r.id, r])),
     // Memos of implied entries are the projector's wording: compared for manual entries only.
     entries: new Map(entries.rows.map((r) => [r.id, r.source === 'manual' ? r : (({ memo: _memo, ...rest }) => rest)(r)])),
     lines: new Map(lines.rows.map((r) => [`${r.entry}:${r.lineNo}`, r])),
+    daily: new Map(daily.rows.map((r) => [`${r.tenant} ${r.date} ${r.account}`, r])),
   };
 }
 
@@ -139,6 +150,7 @@ async function expectReadModelToEqual(pool: Pool, expected: ExpectedModel): Prom
   expect(sorted(actual.payments)).toEqual(sorted(expected.payments));
   expect(sorted(actual.entries)).toEqual(sorted(expected.entries));
   expect(sorted(actual.lines)).toEqual(sorted(expected.lines));
+  expect(sorted(actual.daily)).toEqual(sorted(expected.daily));
 }
 
 /** A business history over two tenants, with an unknown event type and a non-finance stream mixed in. */
@@ -238,9 +250,10 @@ async function projectToHead(h: Harness): Promise<void> {
 async function liveIndexes(pool: Pool): Promise<string[]> {
   const { rows } = await pool.query(
     `SELECT indexname || ' ' || regexp_replace(indexdef, 'INDEX \\S+ ON', 'INDEX ON') AS d FROM pg_indexes
-      WHERE tablename IN ('invoice_read_model', 'payment_read_model', 'journal_entry_read_model', 'journal_entry_line_read_model') ORDER BY 1`,
+      WHERE tablename IN ('invoice_read_model', 'payment_read_model', 'journal_entry_read_model', 'journal_entry_line_read_model', 'account_daily_balance_read_model') ORDER BY 1`,
   );
-  return rows.map((r) => r.d);
+  const triggers = await pool.query(`SELECT tgname || ' ON ' || tgrelid::regclass::text AS d FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1`);
+  return [...rows.map((r) => r.d), ...triggers.rows.map((r) => r.d)];
 }
 
 describe.each([
@@ -264,6 +277,7 @@ describe.each([
   it('leaves the read models equal to an independent fold of the events <= K, checkpoint at the last replayed event, held', async () => {
     await expectReadModelToEqual(h.pool, expectedModel(events)); // the live projection agrees with the fold
     const indexesBefore = await liveIndexes(h.pool);
+    expect(indexesBefore).toContain('account_daily_balance_add_lines ON journal_entry_line_read_model');
     const finance = events.filter((e) => /^(invoice|journal)-/.test(e.streamId));
     // K: the non-finance event in the middle; the checkpoint must be the last finance event before it.
     const k = events.find((e) => e.streamId.startsWith('customer-'))!.position;
@@ -296,6 +310,7 @@ describe.each([
     );
     expect(options).toHaveLength(4);
     expect(options.filter((o) => o.reloptions !== null)).toEqual([]);
+    expect((await h.pool.query(`SELECT reloptions FROM pg_class WHERE relname = 'account_daily_balance_read_model'`)).rows).toEqual([{ reloptions: null }]);
     expect(options.map((r) => [r.relname, r.relallvisible > 0])).toEqual([
       ['invoice_read_model', true],
       ['journal_entry_line_read_model', true],
@@ -345,7 +360,7 @@ describe.each([
   });
 });
 
-/** Every row of the four read-model tables as JSON, in key order. */
+/** Every row of the five read-model tables as JSON, in key order. */
 async function tableDumps(pool: Pool): Promise<Record<string, unknown[]>> {
   const out: Record<string, unknown[]> = {};
   for (const [table, key] of [
@@ -353,6 +368,7 @@ async function tableDumps(pool: Pool): Promise<Record<string, unknown[]>> {
     ['payment_read_model', 'id'],
     ['journal_entry_read_model', 'id'],
     ['journal_entry_line_read_model', 'journal_entry_id, line_no'],
+    ['account_daily_balance_read_model', 'tenant_id, entry_date, account_code'],
   ]) {
     out[table] = (await pool.query(`SELECT to_jsonb(t) AS row FROM ${table} t ORDER BY ${key}`)).rows.map((r) => r.row);
   }

@@ -113,12 +113,18 @@ export interface ProjectionBatch {
   problems: ProjectionProblem[];
 }
 
-/** Names of the four read-model tables: the live ones, or a rollback's shadow copies. */
+/** Names of the five read-model tables: the live ones, or a rollback's shadow copies. */
 export interface ReadModelTables {
   invoices: string;
   payments: string;
   journalEntries: string;
   journalLines: string;
+  /**
+   * Debits and credits per tenant, entry date and account: the trial balance reads these instead of
+   * every line. Derived from the lines in PostgreSQL (a trigger on the live lines table, an
+   * aggregation after a rebuild), never written by the projectors.
+   */
+  accountDailyBalances: string;
 }
 
 export const LIVE_TABLES: Readonly<ReadModelTables> = Object.freeze({
@@ -126,6 +132,7 @@ export const LIVE_TABLES: Readonly<ReadModelTables> = Object.freeze({
   payments: 'payment_read_model',
   journalEntries: 'journal_entry_read_model',
   journalLines: 'journal_entry_line_read_model',
+  accountDailyBalances: 'account_daily_balance_read_model',
 });
 
 /** The live names with a suffix, e.g. readModelTables('_shadow') for a rebuild. */
@@ -135,5 +142,6 @@ export function readModelTables(suffix: string): ReadModelTables {
     payments: `${LIVE_TABLES.payments}${suffix}`,
     journalEntries: `${LIVE_TABLES.journalEntries}${suffix}`,
     journalLines: `${LIVE_TABLES.journalLines}${suffix}`,
+    accountDailyBalances: `${LIVE_TABLES.accountDailyBalances}${suffix}`,
   };
 }

@@ -1,5 +1,5 @@
 /**
- * Shadow copies of the four read-model tables: a rollback rebuilds into them while readers keep using
+ * Shadow copies of the five read-model tables: a rollback rebuilds into them while readers keep using
  * the live tables, then swaps them in by rename inside one transaction.
  *
  * A shadow table is created `LIKE` its live table (columns, defaults, NOT NULL and CHECK constraints),
@@ -16,7 +16,29 @@ const SHADOW_SUFFIX = '_rollback_shadow';
 export const SHADOW_TABLES: Readonly<ReadModelTables> = Object.freeze(readModelTables(SHADOW_SUFFIX));
 
 type TableKey = keyof ReadModelTables;
-export const TABLE_KEYS: readonly TableKey[] = ['invoices', 'payments', 'journalEntries', 'journalLines'];
+export const TABLE_KEYS: readonly TableKey[] = ['invoices', 'payments', 'journalEntries', 'journalLines', 'accountDailyBalances'];
+
+/**
+ * Fills the daily account balances from the journal lines: a rebuild loads the lines, then sums them
+ * once here (the live lines' trigger does it per insert; the shadow lines get it only at the swap).
+ */
+export function fillDailyBalancesSql(tables: Pick<ReadModelTables, 'journalLines' | 'accountDailyBalances'>): string {
+  return `INSERT INTO ${quoteTable(tables.accountDailyBalances)} (tenant_id, entry_date, account_code, debit_minor, credit_minor)
+    SELECT tenant_id, entry_date, account_code, sum(debit_minor), sum(credit_minor)
+      FROM ${quoteTable(tables.journalLines)} GROUP BY tenant_id, entry_date, account_code`;
+}
+
+/**
+ * The trigger keeping the live daily balances current (its function comes from migration
+ * 1700000005000). A table created LIKE another has no triggers, so the swap puts it on the rebuilt
+ * lines, by name: a live lines table that lost it (a rollback by a pod older than the migration) gets
+ * it back.
+ */
+const LINES_TRIGGER = 'account_daily_balance_add_lines';
+function linesTriggerSql(linesTable: string): string {
+  return `CREATE TRIGGER ${LINES_TRIGGER} AFTER INSERT ON ${quoteTable(linesTable)}
+    REFERENCING NEW TABLE AS new_lines FOR EACH STATEMENT EXECUTE FUNCTION ${LINES_TRIGGER}()`;
+}
 
 /** One index (or key constraint) of a live table, and the temporary name its shadow copy gets. */
 export interface IndexPlan {
@@ -143,4 +165,5 @@ export async function swapShadowTables(client: ClientBase, plans: readonly Index
     // Renaming a constraint's index renames the constraint too.
     await client.query(`ALTER INDEX ${quoteTable(plan.shadowName)} RENAME TO ${quoteTable(plan.liveName)}`);
   }
+  await client.query(linesTriggerSql(LIVE_TABLES.journalLines));
 }

@@ -241,7 +241,7 @@ export class FinanceReadQueries {
     };
   }
 
-  /** Debits and credits per account over the tenant's journal lines (optionally by entry date). */
+  /** Debits and credits per account over the tenant's journal lines (optionally by entry date), from their daily balances. */
   async trialBalance(tenantId: string, range: DateRangeQuery = {}): Promise<TrialBalanceView> {
     const params: unknown[] = [tenantId];
     let where = 'tenant_id = $1';
@@ -255,7 +255,7 @@ export class FinanceReadQueries {
     }
     const { rows } = await this.pool.query<{ account_code: string; debit: string; credit: string }>(
       `SELECT account_code, sum(debit_minor)::text AS debit, sum(credit_minor)::text AS credit
-       FROM ${T.journalLines} WHERE ${where} GROUP BY account_code ORDER BY account_code`,
+       FROM ${T.accountDailyBalances} WHERE ${where} GROUP BY account_code ORDER BY account_code`,
       params,
     );
     let totalDebit = 0n;
