@@ -11,15 +11,10 @@ import type { RecordedEvent } from '../services/finance/src/event-store/event-st
 import { PostgresEventStore } from '../services/finance/src/event-store/postgres-event-store';
 import { FINANCE_STREAM_PREFIXES } from '../services/finance/src/domain/events';
 import { LIVE_TABLES, ReadModelTables, readModelTables } from '../services/finance/src/projections/read-model-rows';
+import { fillDailyBalancesSql } from '../services/finance/src/rollback/shadow-tables';
 
 /** Copies of the read-model tables (created LIKE the live ones, indexes included). */
 const TABLES = readModelTables('_seedway');
-
-/** The daily balances of the lines an event adds (the live table's trigger does this; copies have none). */
-const ADD_TO_DAILY = `INSERT INTO ${TABLES.accountDailyBalances} AS b (tenant_id, entry_date, account_code, debit_minor, credit_minor)
-  SELECT tenant_id, entry_date, account_code, sum(debit_minor), sum(credit_minor) FROM lines GROUP BY tenant_id, entry_date, account_code
-  ON CONFLICT (tenant_id, entry_date, account_code)
-  DO UPDATE SET debit_minor = b.debit_minor + EXCLUDED.debit_minor, credit_minor = b.credit_minor + EXCLUDED.credit_minor`;
 
 const SQL = {
   created: `INSERT INTO ${TABLES.invoices} (id, tenant_id, customer_id, currency, status, subtotal_minor, vat_minor, total_minor, amount_paid_minor,
@@ -30,12 +25,9 @@ const SQL = {
              ), entry AS (
                INSERT INTO ${TABLES.journalEntries} (id, tenant_id, source, source_id, entry_date, memo, currency, total_debit_minor, total_credit_minor, position, created_at)
                SELECT $5, tenant_id, 'invoice_approval', $1, $6, 'Invoice approved', currency, $7, $7, $3, $4 FROM inv
-             ), lines AS (
-               INSERT INTO ${TABLES.journalLines} (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date)
-               SELECT $5, l.ord, inv.tenant_id, l.account, l.debit, l.credit, $6 FROM inv, unnest($8::text[], $9::int8[], $10::int8[]) WITH ORDINALITY AS l(account, debit, credit, ord)
-               RETURNING tenant_id, entry_date, account_code, debit_minor, credit_minor
              )
-             ${ADD_TO_DAILY}`,
+             INSERT INTO ${TABLES.journalLines} (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date)
+             SELECT $5, l.ord, inv.tenant_id, l.account, l.debit, l.credit, $6 FROM inv, unnest($8::text[], $9::int8[], $10::int8[]) WITH ORDINALITY AS l(account, debit, credit, ord)`,
   paid: `WITH inv AS (
            UPDATE ${TABLES.invoices} SET amount_paid_minor = amount_paid_minor + $7, balance_due_minor = balance_due_minor - $7,
              status = CASE WHEN amount_paid_minor + $7 >= total_minor THEN 'PAID' ELSE 'PARTIALLY_PAID' END,
@@ -46,21 +38,15 @@ const SQL = {
          ), entry AS (
            INSERT INTO ${TABLES.journalEntries} (id, tenant_id, source, source_id, entry_date, memo, currency, total_debit_minor, total_credit_minor, position, created_at)
            SELECT $6, tenant_id, 'payment', $5, $11, 'Payment', currency, $7, $7, $3, $4 FROM inv
-         ), lines AS (
-           INSERT INTO ${TABLES.journalLines} (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date)
-           SELECT $6, l.ord, inv.tenant_id, l.account, l.debit, l.credit, $11 FROM inv, unnest($12::text[], $13::int8[], $14::int8[]) WITH ORDINALITY AS l(account, debit, credit, ord)
-           RETURNING tenant_id, entry_date, account_code, debit_minor, credit_minor
          )
-         ${ADD_TO_DAILY}`,
+         INSERT INTO ${TABLES.journalLines} (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date)
+         SELECT $6, l.ord, inv.tenant_id, l.account, l.debit, l.credit, $11 FROM inv, unnest($12::text[], $13::int8[], $14::int8[]) WITH ORDINALITY AS l(account, debit, credit, ord)`,
   posted: `WITH entry AS (
              INSERT INTO ${TABLES.journalEntries} (id, tenant_id, source, source_id, entry_date, memo, currency, total_debit_minor, total_credit_minor, position, created_at)
              VALUES ($1, $2, 'manual', NULL, $3, $4, $5, $6, $6, $7, $8)
-           ), lines AS (
-             INSERT INTO ${TABLES.journalLines} (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date)
-             SELECT $1, l.ord, $2, l.account, l.debit, l.credit, $3 FROM unnest($9::text[], $10::int8[], $11::int8[]) WITH ORDINALITY AS l(account, debit, credit, ord)
-             RETURNING tenant_id, entry_date, account_code, debit_minor, credit_minor
            )
-           ${ADD_TO_DAILY}`,
+           INSERT INTO ${TABLES.journalLines} (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date)
+           SELECT $1, l.ord, $2, l.account, l.debit, l.credit, $3 FROM unnest($9::text[], $10::int8[], $11::int8[]) WITH ORDINALITY AS l(account, debit, credit, ord)`,
 };
 
 type Data = Record<string, any>;
@@ -132,6 +118,9 @@ export async function seedWay(pool: Pool, range: { toInclusive: bigint; limit?: 
         if (++events >= limit) break read;
       }
     }
+    // The daily account balances, derived from the lines: summed once (the live table's trigger would add
+    // each event's lines, but updating the same few rows a million times in one transaction piles up row versions).
+    await client.query(fillDailyBalancesSql(TABLES));
     await client.query('COMMIT');
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     return { events, seconds, eventsPerSecond: events / seconds };
