@@ -9,6 +9,12 @@
  * (network byte order) form; an int16 -1 trailer.
  */
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+/** What a binary COPY stream starts with (signature, flags, header extension length) and ends with. */
+export const BINARY_COPY_FRAMING = Object.freeze({
+  header: Buffer.concat([SIGNATURE, Buffer.alloc(8)]),
+  trailer: Buffer.from([0xff, 0xff]),
+});
+const HEADER_BYTES = BINARY_COPY_FRAMING.header.length;
 /** PostgreSQL's epoch (2000-01-01) in days and milliseconds after the Unix epoch. */
 const PG_EPOCH_DAYS = 10_957;
 const PG_EPOCH_MS = 946_684_800_000;
@@ -28,10 +34,8 @@ export class BinaryCopyWriter {
 
   constructor(initialBytes = 64 * 1024) {
     this.buffer = Buffer.allocUnsafe(Math.max(64, initialBytes));
-    this.buffer.set(SIGNATURE, 0);
-    this.buffer.writeInt32BE(0, 11); // flags
-    this.buffer.writeInt32BE(0, 15); // header extension length
-    this.offset = 19;
+    this.buffer.set(BINARY_COPY_FRAMING.header, 0);
+    this.offset = HEADER_BYTES;
   }
 
   row(fields: number): this {
@@ -119,6 +123,11 @@ export class BinaryCopyWriter {
     this.buffer.writeInt32BE(-1, this.offset);
     this.offset += 4;
     return this;
+  }
+
+  /** The rows written so far, without header or trailer: a batch for a CopyInStream. */
+  rowBytes(): Buffer {
+    return this.buffer.subarray(HEADER_BYTES, this.offset);
   }
 
   /** The rows written so far with the trailer: the whole COPY payload. */

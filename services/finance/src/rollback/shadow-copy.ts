@@ -44,17 +44,19 @@ export function paymentsCopyText(rows: readonly PaymentRow[]): string {
   return text;
 }
 
-export function journalEntriesCopyPayload(entries: readonly JournalEntryRow[]): Buffer {
+/** Binary rows (no header or trailer): a batch for the entries' CopyInStream. */
+export function journalEntriesCopyRows(entries: readonly JournalEntryRow[]): Buffer {
   const w = new BinaryCopyWriter();
   for (const e of entries) {
     w.row(JOURNAL_ENTRY_COPY_COLUMNS.length)
       .uuid(e.id).text(e.tenantId).text(e.source).nullableUuid(e.sourceId).date(e.entryDate).text(e.memo).text(e.currency)
       .int8(e.totalDebitMinor).int8(e.totalCreditMinor).int8(e.position).timestamptz(e.createdAt);
   }
-  return w.finish();
+  return w.rowBytes();
 }
 
-export function journalLinesCopyPayload(entries: readonly JournalEntryRow[]): Buffer {
+/** Binary rows (no header or trailer): a batch for a lines' CopyInStream. */
+export function journalLinesCopyRows(entries: readonly JournalEntryRow[]): Buffer {
   const w = new BinaryCopyWriter();
   for (const e of entries) {
     for (const l of e.lines) {
@@ -62,5 +64,5 @@ export function journalLinesCopyPayload(entries: readonly JournalEntryRow[]): Bu
         .uuid(e.id).int4(l.lineNo).text(e.tenantId).text(l.accountCode).int8(l.debitMinor).int8(l.creditMinor).date(e.entryDate);
     }
   }
-  return w.finish();
+  return w.rowBytes();
 }

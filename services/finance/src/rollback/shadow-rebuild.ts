@@ -13,14 +13,16 @@ import { emptyProjectionBatch, invoiceIdsReferenced, projectBatch } from '../pro
 import type { JournalEntryRow, ProjectionBatch, ProjectionProblem, ReadModelTables } from '../projections/read-model-rows';
 import { loadInvoices, quoteTable, writeBatch } from '../projections/read-model-writer';
 import { EvictedRows, InvoiceCache } from './invoice-cache';
+import { CopyInStream } from './copy-in-stream';
+import { BINARY_COPY_FRAMING } from './pg-binary-copy';
 import { copyFrom } from './pg-copy';
 import {
   INVOICE_COPY_COLUMNS,
   invoicesCopyPayload,
   JOURNAL_ENTRY_COPY_COLUMNS,
   JOURNAL_LINE_COPY_COLUMNS,
-  journalEntriesCopyPayload,
-  journalLinesCopyPayload,
+  journalEntriesCopyRows,
+  journalLinesCopyRows,
   PAYMENT_COPY_COLUMNS,
   paymentsCopyText,
 } from './shadow-copy';
@@ -102,6 +104,7 @@ export async function rebuildShadow(options: RebuildOptions): Promise<RebuildPro
     );
   let linesTurn = 0;
   const load = await beginFrozenLoads(lanes, tables);
+  const streams = openStreams(lanes, tables, load);
   // Both adapters filter by stream prefix (the contract test holds them to it; the seed's readAll filter did not).
   for await (const events of pages) {
     checkAborted(signal);
@@ -117,22 +120,13 @@ export async function rebuildShadow(options: RebuildOptions): Promise<RebuildPro
     const batch = projectBatch(events, found);
     cache.applyChanged(batch.invoices);
 
-    // One COPY per table per batch, each table on its own session; wait for a session's previous
-    // COPY first, so at most one batch per table is in flight (bounded memory).
-    if (batch.payments.length > 0) {
-      await lanes.payments.idle();
-      const text = paymentsCopyText(batch.payments);
-      lanes.payments.submit((client) => copyFrom(client, tables.payments, PAYMENT_COPY_COLUMNS, text, load.options(lanes.payments, tables.payments)));
-    }
+    // Each table on its own session, through one COPY kept open for the whole replay (invoices, read
+    // back and upserted on their session, get a COPY per batch).
+    if (batch.payments.length > 0) await streams.payments.write(paymentsCopyText(batch.payments));
     if (batch.journalEntries.length > 0) {
-      await lanes.journalEntries.idle();
-      const entries = journalEntriesCopyPayload(batch.journalEntries);
-      lanes.journalEntries.submit((client) => copyFrom(client, tables.journalEntries, JOURNAL_ENTRY_COPY_COLUMNS, entries, load.options(lanes.journalEntries, tables.journalEntries)));
-      for (const part of split(batch.journalEntries, lanes.journalLines.length)) {
-        const lane = lanes.journalLines[linesTurn++ % lanes.journalLines.length];
-        await lane.idle();
-        const lines = journalLinesCopyPayload(part);
-        lane.submit((client) => copyFrom(client, tables.journalLines, JOURNAL_LINE_COPY_COLUMNS, lines, load.options(lane, tables.journalLines)));
+      await streams.journalEntries.write(journalEntriesCopyRows(batch.journalEntries));
+      for (const part of split(batch.journalEntries, streams.journalLines.length)) {
+        await streams.journalLines[linesTurn++ % streams.journalLines.length].write(journalLinesCopyRows(part));
       }
     }
     const evicted = cache.evictOverflow();
@@ -155,9 +149,34 @@ export async function rebuildShadow(options: RebuildOptions): Promise<RebuildPro
   }
   checkAborted(signal);
   progress.invoices += writeInvoices(lanes.invoices, cache.drain(), tables, load.options(lanes.invoices, tables.invoices));
+  await Promise.all([streams.payments, streams.journalEntries, ...streams.journalLines].map((stream) => stream.end()));
   await load.commit();
   await Promise.all([lanes.invoices.idle(), lanes.payments.idle(), lanes.journalEntries.idle(), ...lanes.journalLines.map((lane) => lane.idle())]);
   return progress;
+}
+
+interface TableStreams {
+  payments: CopyInStream;
+  journalEntries: CopyInStream;
+  /** One per journal-line lane. */
+  journalLines: CopyInStream[];
+}
+
+/**
+ * Opens the COPY of each table written only by COPY, on its lane. The lane's queue holds anything
+ * queued after it (the commit) until the COPY has ended, and fails if the COPY fails.
+ */
+function openStreams(lanes: RebuildLanes, tables: ReadModelTables, load: FrozenLoads): TableStreams {
+  const open = (lane: SqlLane, table: string, columns: readonly string[], binary: boolean) => {
+    const stream = CopyInStream.open(lane.client, table, columns, { ...load.options(lane, table), ...(binary ? { binary: BINARY_COPY_FRAMING } : {}) });
+    lane.submit(() => stream.finished);
+    return stream;
+  };
+  return {
+    payments: open(lanes.payments, tables.payments, PAYMENT_COPY_COLUMNS, false),
+    journalEntries: open(lanes.journalEntries, tables.journalEntries, JOURNAL_ENTRY_COPY_COLUMNS, true),
+    journalLines: lanes.journalLines.map((lane) => open(lane, tables.journalLines, JOURNAL_LINE_COPY_COLUMNS, true)),
+  };
 }
 
 interface FrozenLoads {
