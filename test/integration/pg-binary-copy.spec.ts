@@ -42,7 +42,7 @@ describe('binary COPY rows (BinaryCopyWriter + copyFrom)', () => {
     for (const r of rows) w.row(7).int4(r.n).uuid(r.id).nullableUuid(r.ref).text(r.label).int8(r.amount).date(r.day).timestamptz(new Date(r.at));
     const client = await pool.connect();
     try {
-      expect(await copyFrom(client, 't', ['n', 'id', 'ref', 'label', 'amount', 'day', 'at'], w.finish())).toBe(rows.length);
+      expect(await copyFrom(client, 't', ['n', 'id', 'ref', 'label', 'amount', 'day', 'at'], w.rowBytes())).toBe(rows.length);
     } finally {
       client.release();
     }

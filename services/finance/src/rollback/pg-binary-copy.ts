@@ -6,7 +6,8 @@
  *
  * Format: 11-byte signature, int32 flags, int32 header extension length; per row an int16 field
  * count, then per field an int32 byte length (-1 for NULL) and the value in the type's binary
- * (network byte order) form; an int16 -1 trailer.
+ * (network byte order) form; an int16 -1 trailer. The writer holds rows only: a COPY's header and
+ * trailer (BINARY_COPY_FRAMING) are sent once per COPY by CopyInStream.
  */
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 /** What a binary COPY stream starts with (signature, flags, header extension length) and ends with. */
@@ -14,7 +15,6 @@ export const BINARY_COPY_FRAMING = Object.freeze({
   header: Buffer.concat([SIGNATURE, Buffer.alloc(8)]),
   trailer: Buffer.from([0xff, 0xff]),
 });
-const HEADER_BYTES = BINARY_COPY_FRAMING.header.length;
 /** PostgreSQL's epoch (2000-01-01) in days and milliseconds after the Unix epoch. */
 const PG_EPOCH_DAYS = 10_957;
 const PG_EPOCH_MS = 946_684_800_000;
@@ -34,8 +34,6 @@ export class BinaryCopyWriter {
 
   constructor(initialBytes = 64 * 1024) {
     this.buffer = Buffer.allocUnsafe(Math.max(64, initialBytes));
-    this.buffer.set(BINARY_COPY_FRAMING.header, 0);
-    this.offset = HEADER_BYTES;
   }
 
   row(fields: number): this {
@@ -125,16 +123,8 @@ export class BinaryCopyWriter {
     return this;
   }
 
-  /** The rows written so far, without header or trailer: a batch for a CopyInStream. */
+  /** The rows written so far, without the stream's header or trailer (CopyInStream sends those). */
   rowBytes(): Buffer {
-    return this.buffer.subarray(HEADER_BYTES, this.offset);
-  }
-
-  /** The rows written so far with the trailer: the whole COPY payload. */
-  finish(): Buffer {
-    this.reserve(2);
-    this.buffer.writeInt16BE(-1, this.offset);
-    this.offset += 2;
     return this.buffer.subarray(0, this.offset);
   }
 

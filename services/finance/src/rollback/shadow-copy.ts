@@ -25,7 +25,8 @@ export const JOURNAL_ENTRY_COPY_COLUMNS = [
 
 export const JOURNAL_LINE_COPY_COLUMNS = ['journal_entry_id', 'line_no', 'tenant_id', 'account_code', 'debit_minor', 'credit_minor', 'entry_date'] as const;
 
-export function invoicesCopyPayload(rows: Iterable<InvoiceRow>): Buffer {
+/** Binary rows (no header or trailer), for copyFrom. */
+export function invoicesCopyRows(rows: Iterable<InvoiceRow>): Buffer {
   const w = new BinaryCopyWriter();
   for (const r of rows) {
     w.row(INVOICE_COPY_COLUMNS.length)
@@ -33,7 +34,7 @@ export function invoicesCopyPayload(rows: Iterable<InvoiceRow>): Buffer {
       .int8(r.subtotalMinor).int8(r.vatMinor).int8(r.totalMinor).int8(r.amountPaidMinor).int8(r.balanceDueMinor)
       .date(r.dueDate).int4(r.lineCount).int4(r.version).int8(r.lastPosition).timestamptz(r.createdAt).timestamptz(r.updatedAt);
   }
-  return w.finish();
+  return w.rowBytes();
 }
 
 export function paymentsCopyText(rows: readonly PaymentRow[]): string {

@@ -18,7 +18,7 @@ import { BINARY_COPY_FRAMING } from './pg-binary-copy';
 import { copyFrom } from './pg-copy';
 import {
   INVOICE_COPY_COLUMNS,
-  invoicesCopyPayload,
+  invoicesCopyRows,
   JOURNAL_ENTRY_COPY_COLUMNS,
   JOURNAL_LINE_COPY_COLUMNS,
   journalEntriesCopyRows,
@@ -215,7 +215,7 @@ async function beginFrozenLoads(lanes: RebuildLanes, tables: ReadModelTables): P
  */
 function writeInvoices(lane: SqlLane, rows: EvictedRows, tables: ReadModelTables, copyOptions: { freeze: boolean }): number {
   if (rows.fresh.size > 0) {
-    const payload = invoicesCopyPayload(rows.fresh.values());
+    const payload = invoicesCopyRows(rows.fresh.values());
     lane.submit((client: ClientBase) => copyFrom(client, tables.invoices, INVOICE_COPY_COLUMNS, payload, copyOptions));
   }
   if (rows.stored.size > 0) {
