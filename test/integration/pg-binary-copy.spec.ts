@@ -37,6 +37,10 @@ describe('binary COPY rows (BinaryCopyWriter + copyFrom)', () => {
       { n: 9, id: 'b0000000-0000-4000-8000-000000000004', ref: null, label: 'd', amount: -4_294_967_297n, day: '2026-01-01', at: '2026-01-01T00:00:00.000Z' },
       { n: 10, id: 'b0000000-0000-4000-8000-000000000005', ref: null, label: 'e', amount: 4_294_967_295n, day: '2026-01-01', at: '2026-01-01T00:00:00.000Z' },
       { n: 11, id: 'b0000000-0000-4000-8000-000000000006', ref: null, label: 'f', amount: -4_294_967_296n, day: '2026-01-01', at: '2026-01-01T00:00:00.000Z' },
+      // Short text goes byte by byte while it is ASCII: non-ASCII after ASCII, and just over the short limit.
+      { n: 12, id: 'b0000000-0000-4000-8000-000000000007', ref: null, label: 'total 5 €', amount: 1n, day: '2026-01-01', at: '2026-01-01T00:00:00.000Z' },
+      { n: 13, id: 'b0000000-0000-4000-8000-000000000008', ref: null, label: 'y'.repeat(48), amount: 1n, day: '2026-01-01', at: '2026-01-01T00:00:00.000Z' },
+      { n: 14, id: 'b0000000-0000-4000-8000-000000000009', ref: null, label: `${'z'.repeat(48)}é`, amount: 1n, day: '2026-01-01', at: '2026-01-01T00:00:00.000Z' },
     ];
     const w = new BinaryCopyWriter(64);
     for (const r of rows) w.row(7).int4(r.n).uuid(r.id).nullableUuid(r.ref).text(r.label).int8(r.amount).date(r.day).timestamptz(new Date(r.at));

@@ -67,9 +67,13 @@ export class BinaryCopyWriter {
 
   text(value: string): this {
     this.reserve(4 + value.length * 3);
-    const written = this.buffer.write(value, this.offset + 4, 'utf8');
-    this.buffer.writeInt32BE(written, this.offset);
-    this.offset += 4 + written;
+    const b = this.buffer;
+    const start = this.offset + 4;
+    let written = -1;
+    if (value.length <= SHORT_TEXT) written = writeAscii(b, value, start);
+    if (written < 0) written = b.write(value, start, 'utf8');
+    b.writeInt32BE(written, this.offset);
+    this.offset = start + written;
     return this;
   }
 
@@ -146,6 +150,19 @@ export class BinaryCopyWriter {
     this.buffer.copy(grown, 0, 0, this.offset);
     this.buffer = grown;
   }
+}
+
+/** Up to this length, text is copied byte by byte when it is ASCII: cheaper than a call into Buffer.write. */
+const SHORT_TEXT = 48;
+
+/** Writes `value` at `at` if it is all ASCII; returns its length, or -1 (nothing usable written) if not. */
+function writeAscii(b: Buffer, value: string, at: number): number {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c > 0x7f) return -1;
+    b[at + i] = c;
+  }
+  return value.length;
 }
 
 function hexDigit(value: string, index: number): number {
