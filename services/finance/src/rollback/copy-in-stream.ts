@@ -61,7 +61,7 @@ export class CopyInStream {
     this.throwIfFailed();
     if (rows.length === 0) return;
     const connection = this.connection!;
-    connection.sendCopyFromChunk(typeof rows === 'string' ? Buffer.from(rows, 'utf8') : rows);
+    sendCopyData(connection, typeof rows === 'string' ? Buffer.from(rows, 'utf8') : rows);
     if (connection.stream.writableLength > HIGH_WATER) await this.drained(connection);
     this.throwIfFailed();
   }
@@ -138,6 +138,24 @@ export class CopyInStream {
   }
 }
 
+/**
+ * One CopyData message: its 5-byte header and the rows as they are, in one writev. (node-postgres's
+ * sendCopyFromChunk copies every chunk into its message buffer first: hundreds of MB per rollback.)
+ */
+function sendCopyData(connection: PgConnection, rows: Buffer): void {
+  const header = Buffer.allocUnsafe(5);
+  header[0] = COPY_DATA;
+  header.writeInt32BE(4 + rows.length, 1);
+  const socket = connection.stream;
+  socket.cork();
+  socket.write(header);
+  socket.write(rows);
+  socket.uncork();
+}
+
+/** The CopyData message type ('d'). */
+const COPY_DATA = 0x64;
+
 /** Bytes waiting in Node's socket buffer above which write() waits for it to drain. */
 const HIGH_WATER = 1 << 20;
 
@@ -147,6 +165,9 @@ interface PgConnection {
   endCopyFrom(): void;
   stream: {
     writableLength: number;
+    cork(): void;
+    uncork(): void;
+    write(chunk: Buffer): boolean;
     on(event: 'drain' | 'close', listener: () => void): unknown;
     off(event: 'drain' | 'close', listener: () => void): unknown;
   };
