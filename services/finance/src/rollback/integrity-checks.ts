@@ -81,7 +81,7 @@ export async function runIntegrityChecks(runners: SqlRunner[], tables: ReadModel
                  WHEN 'PARTIALLY_PAID' THEN i.amount_paid_minor > 0 AND i.amount_paid_minor < i.total_minor
                  WHEN 'PAID' THEN i.amount_paid_minor >= i.total_minor AND i.amount_paid_minor > 0
                END, false)`),
-    ...JOURNAL_ID_HALVES.map((comparison) => (r: SqlRunner) => journalBalanceCheck(r, t, comparison)),
+    ...JOURNAL_ID_HALVES.map((half) => (r: SqlRunner) => journalBalanceCheck(r, t, half)),
     (r) =>
       countCheck(r, 'account_daily_balances_match_lines', "each tenant's daily balance of each account is the sum of that day's journal lines on it", `
         SELECT count(*)::int AS failures,
@@ -99,21 +99,28 @@ export async function runIntegrityChecks(runners: SqlRunner[], tables: ReadModel
 }
 
 /**
- * The journal check is the one heavy check (every line, grouped by entry: 3 s for 1.8M lines here,
- * on one core), so it runs as two statements over the two halves of the entry ids, side by side on
- * two runners. An entry and its lines fall in the same half, and each statement sees one snapshot,
- * so each half is consistent on its own even while the live projection commits.
+ * The journal check is the one heavy check (every line, grouped by entry), so it runs as two
+ * statements over the two halves of the entry ids (first byte below 128 or not), side by side on two
+ * runners. An entry and its lines fall in the same half, and each statement sees one snapshot, so each
+ * half is consistent on its own even while the live projection commits.
+ *
+ * The half is chosen by an expression, not `id < '80000000-...'`: with that range the planner can read
+ * the live lines through their primary key in id order (sorted for the grouping, but one random heap
+ * visit per line). Measured on the live tables of the 1M-event benchmark (1.8M lines): 1.9-2.2 s per
+ * half that way, 1.1-1.3 s with the sequential scan and hash aggregate the expression leaves it.
  */
-const JOURNAL_ID_MIDDLE = `'80000000-0000-0000-0000-000000000000'::uuid`;
-/** Each half: the entry ids compared with JOURNAL_ID_MIDDLE so. */
-const JOURNAL_ID_HALVES = ['<', '>='] as const;
+const JOURNAL_ID_HALVES = ['< 128', '>= 128'] as const;
 
-function journalBalanceCheck(runner: SqlRunner, t: { entries: string; lines: string }, comparison: (typeof JOURNAL_ID_HALVES)[number]): Promise<IntegrityCheck> {
+function firstByte(uuidColumn: string): string {
+  return `get_byte(uuid_send(${uuidColumn}), 0)`;
+}
+
+function journalBalanceCheck(runner: SqlRunner, t: { entries: string; lines: string }, half: (typeof JOURNAL_ID_HALVES)[number]): Promise<IntegrityCheck> {
   return countCheck(runner, 'journal_entries_balanced', 'every journal entry is balanced, has lines, and its lines sum to its totals', `
     SELECT count(*)::int AS failures, (array_agg(coalesce(e.id, l.journal_entry_id)::text))[1:${SAMPLE_SIZE}] AS sample
-      FROM (SELECT * FROM ${t.entries} WHERE id ${comparison} ${JOURNAL_ID_MIDDLE}) e
+      FROM (SELECT * FROM ${t.entries} WHERE ${firstByte('id')} ${half}) e
       FULL JOIN (SELECT journal_entry_id, sum(debit_minor) AS debit, sum(credit_minor) AS credit
-                   FROM ${t.lines} WHERE journal_entry_id ${comparison} ${JOURNAL_ID_MIDDLE} GROUP BY journal_entry_id) l ON l.journal_entry_id = e.id
+                   FROM ${t.lines} WHERE ${firstByte('journal_entry_id')} ${half} GROUP BY journal_entry_id) l ON l.journal_entry_id = e.id
      WHERE e.id IS NULL OR l.journal_entry_id IS NULL
         OR e.total_debit_minor <> e.total_credit_minor
         OR l.debit <> e.total_debit_minor OR l.credit <> e.total_credit_minor`);
