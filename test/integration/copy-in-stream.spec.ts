@@ -51,6 +51,8 @@ describe('CopyInStream (one COPY across batches)', () => {
     await text.write('');
     await text.write(Buffer.from('502\tlast\n'));
     expect(await text.end()).toBe(3);
+    expect(await text.end()).toBe(3); // a second end() sends nothing more
+    await expect(text.write('503\tlate\n')).rejects.toThrow(/COPY already ended/);
     await client.query('COMMIT');
     const { rows } = await pool.query<{ count: number; sum: string; nulls: number }>(
       `SELECT count(*)::int AS count, sum(n)::text AS sum, count(*) FILTER (WHERE label IS NULL)::int AS nulls FROM t`,

@@ -22,6 +22,7 @@ export class CopyInStream {
   private readonly whenSubmitted = new Promise<void>((resolve) => (this.submitted = resolve));
   private failure: Error | undefined;
   private settled = false;
+  private ending = false;
   private rowCount = 0;
   private wakeWriter: (() => void) | undefined;
   private settle!: (error: Error | null) => void;
@@ -66,10 +67,11 @@ export class CopyInStream {
     this.throwIfFailed();
   }
 
-  /** Ends the COPY; resolves with the rows copied. */
+  /** Ends the COPY; resolves with the rows copied. Calling it again only waits for the same result. */
   async end(): Promise<number> {
     if (!this.connection) await this.whenSubmitted;
-    if (!this.failure) {
+    if (!this.failure && !this.ending) {
+      this.ending = true;
       if (this.framing) this.connection!.sendCopyFromChunk(this.framing.trailer);
       this.connection!.endCopyFrom();
     }
@@ -119,7 +121,7 @@ export class CopyInStream {
 
   private throwIfFailed(): void {
     if (this.failure) throw this.failure;
-    if (this.settled) throw new Error(`COPY already ended: ${this.text}`);
+    if (this.settled || this.ending) throw new Error(`COPY already ended: ${this.text}`);
   }
 
   private drained(connection: PgConnection): Promise<void> {
