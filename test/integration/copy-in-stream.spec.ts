@@ -4,7 +4,7 @@
  */
 import type { Pool, PoolClient } from 'pg';
 import { CopyInStream } from '../../services/finance/src/rollback/copy-in-stream';
-import { BINARY_COPY_FRAMING, BinaryCopyWriter } from '../../services/finance/src/rollback/pg-binary-copy';
+import { BinaryCopyWriter } from '../../services/finance/src/rollback/pg-binary-copy';
 import { createTestDatabase, TestDatabase } from '../support/database';
 
 function binaryRows(from: number, count: number): Buffer {
@@ -43,7 +43,7 @@ describe('CopyInStream (one COPY across batches)', () => {
 
   it('loads the rows of every write, binary or text, in one statement (FREEZE inside the transaction that emptied the table)', async () => {
     await client.query('BEGIN; TRUNCATE t');
-    const binary = CopyInStream.open(client, 't', ['n', 'label'], { binary: BINARY_COPY_FRAMING, freeze: true });
+    const binary = CopyInStream.open(client, 't', ['n', 'label'], { binary: true, freeze: true });
     for (let batch = 0; batch < 5; batch++) await binary.write(binaryRows(batch * 100, 100));
     expect(await binary.end()).toBe(500);
     const text = CopyInStream.open(client, 't', ['n', 'label'], { freeze: true });
@@ -62,7 +62,7 @@ describe('CopyInStream (one COPY across batches)', () => {
   });
 
   it('a row the server refuses fails the next write or the end, and the session stays usable', async () => {
-    const stream = CopyInStream.open(client, 't', ['n', 'label'], { binary: BINARY_COPY_FRAMING });
+    const stream = CopyInStream.open(client, 't', ['n', 'label'], { binary: true });
     await stream.write(binaryRows(0, 10));
     const bad = new BinaryCopyWriter();
     bad.row(2).int4(-1).text('breaks the CHECK');
@@ -80,7 +80,7 @@ describe('CopyInStream (one COPY across batches)', () => {
     const blocker = await pool.connect();
     try {
       await blocker.query('BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE'); // the COPY waits for the lock, reading nothing
-      const stream = CopyInStream.open(client, 't', ['n', 'label'], { binary: BINARY_COPY_FRAMING });
+      const stream = CopyInStream.open(client, 't', ['n', 'label'], { binary: true });
       const chunk = binaryRows(0, 20_000); // about 460 KB
       let written = 0;
       let held: Promise<void> | undefined;

@@ -1,4 +1,5 @@
 import type { ClientBase } from 'pg';
+import { BINARY_COPY_FRAMING } from './pg-binary-copy';
 
 /**
  * ONE `COPY <table> (<columns>) FROM STDIN` kept open across many batches: each write() sends a
@@ -31,7 +32,7 @@ export class CopyInStream {
 
   private constructor(
     readonly text: string,
-    private readonly framing: { header: Buffer; trailer: Buffer } | undefined,
+    private readonly binary: boolean,
   ) {
     this.finished = new Promise<number>((resolve, reject) => {
       this.settle = (error) => (error ? reject(error) : resolve(this.rowCount));
@@ -41,17 +42,17 @@ export class CopyInStream {
 
   /**
    * Queues the COPY on the client (it starts when the client's earlier queries have finished).
-   * `binary` gives the PostgreSQL binary COPY format's header and trailer; without it, text format.
+   * `binary`: PostgreSQL's binary COPY format (rows as BinaryCopyWriter writes them); else text format.
    */
   static open(
     client: ClientBase,
     table: string,
     columns: readonly string[],
-    options: { binary?: { header: Buffer; trailer: Buffer }; freeze?: boolean } = {},
+    options: { binary?: boolean; freeze?: boolean } = {},
   ): CopyInStream {
     const copyOptions = [...(options.binary ? ['FORMAT binary'] : []), ...(options.freeze ? ['FREEZE'] : [])];
     const sql = `COPY ${table} (${columns.join(', ')}) FROM STDIN${copyOptions.length ? ` (${copyOptions.join(', ')})` : ''}`;
-    const stream = new CopyInStream(sql, options.binary);
+    const stream = new CopyInStream(sql, options.binary === true);
     (client as unknown as { query(submittable: unknown): void }).query(stream);
     return stream;
   }
@@ -72,7 +73,7 @@ export class CopyInStream {
     if (!this.connection) await this.whenSubmitted;
     if (!this.failure && !this.ending) {
       this.ending = true;
-      if (this.framing) this.connection!.sendCopyFromChunk(this.framing.trailer);
+      if (this.binary) sendCopyData(this.connection!, BINARY_COPY_FRAMING.trailer);
       this.connection!.endCopyFrom();
     }
     return this.finished;
@@ -85,7 +86,7 @@ export class CopyInStream {
     connection.query(this.text);
     // Rows follow the Query at once, without waiting for CopyInResponse (a failed COPY statement makes
     // the server drop them, as the protocol specifies).
-    if (this.framing) connection.sendCopyFromChunk(this.framing.header);
+    if (this.binary) sendCopyData(connection, BINARY_COPY_FRAMING.header);
     this.submitted();
   }
 
@@ -163,7 +164,6 @@ const HIGH_WATER = 1 << 20;
 
 interface PgConnection {
   query(text: string): void;
-  sendCopyFromChunk(chunk: Buffer): void;
   endCopyFrom(): void;
   stream: {
     writableLength: number;

@@ -10,7 +10,7 @@
  * trailer (BINARY_COPY_FRAMING) are sent once per COPY by CopyInStream.
  */
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
-/** What a binary COPY stream starts with (signature, flags, header extension length) and ends with. */
+/** What a binary COPY starts with (signature, flags, header extension length) and ends with: CopyInStream sends them. */
 export const BINARY_COPY_FRAMING = Object.freeze({
   header: Buffer.concat([SIGNATURE, Buffer.alloc(8)]),
   trailer: Buffer.from([0xff, 0xff]),

@@ -1,6 +1,5 @@
 import type { ClientBase } from 'pg';
 import { CopyInStream } from './copy-in-stream';
-import { BINARY_COPY_FRAMING } from './pg-binary-copy';
 
 /**
  * One `COPY <table> (<columns>) FROM STDIN` of one batch of rows (a CopyInStream written once).
@@ -12,8 +11,7 @@ import { BINARY_COPY_FRAMING } from './pg-binary-copy';
  */
 export async function copyFrom(client: ClientBase, table: string, columns: readonly string[], rows: string | Buffer, options: { freeze?: boolean } = {}): Promise<number> {
   if (rows.length === 0) return 0;
-  const binary = typeof rows !== 'string';
-  const stream = CopyInStream.open(client, table, columns, { freeze: options.freeze, ...(binary ? { binary: BINARY_COPY_FRAMING } : {}) });
+  const stream = CopyInStream.open(client, table, columns, { freeze: options.freeze, binary: typeof rows !== 'string' });
   await stream.write(rows);
   return stream.end();
 }

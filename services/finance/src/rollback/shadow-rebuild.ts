@@ -14,7 +14,6 @@ import type { JournalEntryRow, ProjectionBatch, ProjectionProblem, ReadModelTabl
 import { loadInvoices, quoteTable, writeBatch } from '../projections/read-model-writer';
 import { EvictedRows, InvoiceCache } from './invoice-cache';
 import { CopyInStream } from './copy-in-stream';
-import { BINARY_COPY_FRAMING } from './pg-binary-copy';
 import { copyFrom } from './pg-copy';
 import {
   INVOICE_COPY_COLUMNS,
@@ -168,7 +167,7 @@ interface TableStreams {
  */
 function openStreams(lanes: RebuildLanes, tables: ReadModelTables, load: FrozenLoads): TableStreams {
   const open = (lane: SqlLane, table: string, columns: readonly string[], binary: boolean) => {
-    const stream = CopyInStream.open(lane.client, table, columns, { ...load.options(lane, table), ...(binary ? { binary: BINARY_COPY_FRAMING } : {}) });
+    const stream = CopyInStream.open(lane.client, table, columns, { ...load.options(lane, table), binary });
     lane.submit(() => stream.finished);
     return stream;
   };
