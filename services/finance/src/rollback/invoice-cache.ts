@@ -1,5 +1,10 @@
 import type { InvoiceRow } from '../projections/read-model-rows';
 
+/** Bits of the evicted-id Bloom filter (2 MiB): few false positives for millions of evicted ids. */
+const BLOOM_BITS = 1 << 24;
+/** Eviction brings the working set down to this share of capacity, so evictions come in batches. */
+const LOW_WATER = 0.75;
+
 /**
  * The rebuild's working set of invoice rows, bounded: the projector needs each touched invoice's
  * previous row, but holding every invoice of a large store in memory is what made the measured
@@ -8,11 +13,6 @@ import type { InvoiceRow } from '../projections/read-model-rows';
  * event touches them again. A fixed-size Bloom filter of evicted ids tells, without a query, that an
  * id was never written (no false negatives), so new invoices never cost a round trip.
  */
-/** Bits of the evicted-id Bloom filter (2 MiB): few false positives for millions of evicted ids. */
-const BLOOM_BITS = 1 << 24;
-/** Eviction brings the working set down to this share of capacity, so evictions come in batches. */
-const LOW_WATER = 0.75;
-
 export class InvoiceCache {
   /** Map order is recency order: a touched row is re-inserted at the end. `stored`: the shadow table has a version of it. */
   private readonly rows = new Map<string, { row: InvoiceRow; dirty: boolean; stored: boolean }>();

@@ -668,17 +668,16 @@ export class ProjectionRollbackService {
   private async buildIndexes(lanes: SqlLane<Client>[], plans: readonly IndexPlan[]): Promise<void> {
     // The daily balances are summed from the loaded lines, then indexed: one task, first (a short scan).
     const daily = plans.filter((p) => p.table === 'accountDailyBalances');
-    const fillDaily = async (lane: SqlLane): Promise<unknown> => {
+    const fillDaily = async (lane: SqlLane) => {
       await lane.query(fillDailyBalancesSql(SHADOW_TABLES));
       for (const plan of daily) await lane.query(plan.build);
-      return undefined;
     };
     // Then the largest tables first, so the sessions finish together; key constraints adopt their index after.
     const order: Record<string, number> = { journalLines: 0, journalEntries: 1, payments: 2, invoices: 3 };
-    const late = plans.filter((p) => p.table !== 'accountDailyBalances').sort((a, b) => order[a.table] - order[b.table]);
+    const late = plans.filter((p) => !daily.includes(p)).sort((a, b) => order[a.table] - order[b.table]);
     // As many builds at once as there are cores to spare; more only makes them fight over CPU and cache.
-    await runSpread(lanes.slice(0, this.tuning.indexBuilders), [fillDaily, ...late.map((plan) => (lane: SqlLane): Promise<unknown> => lane.query(plan.build))]);
-    for (const plan of [...daily, ...late]) if (plan.attach) await lanes[0].query(plan.attach);
+    await runSpread<SqlLane, unknown>(lanes.slice(0, this.tuning.indexBuilders), [fillDaily, ...late.map((plan) => (lane: SqlLane) => lane.query(plan.build))]);
+    for (const plan of plans) if (plan.attach) await lanes[0].query(plan.attach);
     await runSpread(
       lanes,
       TABLE_KEYS.map((key) => (lane: SqlLane) => lane.query(`ANALYZE ${quoteTable(SHADOW_TABLES[key])}`)),
