@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { ROLLBACK_LOCK_KEY } from '../../services/finance/src/rollback/projection-rollback.service';
-import { createTestDatabase, TestDatabase } from '../support/database';
+import { createTestDatabase, TestDatabase, withDataSource } from '../support/database';
 import { PROJECT_ROOT } from '../support/service-process';
 import { waitFor } from '../support/wait-for';
 
@@ -84,14 +84,7 @@ describe('npm run migration:run (compiled CLI)', () => {
     const pool = db.pool();
     expect((await runMigrationCli(db.env())).code).toBe(0);
     // Back to the schema before 1700000005000, with lines written then (no trigger, no daily table).
-    const { createDataSource } = await import('../../services/finance/src/database/data-source.factory');
-    const dataSource = createDataSource({ embedded: false, host: db.host, port: db.port, user: db.user, password: db.password, name: db.name, poolMax: 1 }, 'test-undo');
-    await dataSource.initialize();
-    try {
-      await dataSource.undoLastMigration();
-    } finally {
-      await dataSource.destroy();
-    }
+    await withDataSource(db, 'test-undo', (dataSource) => dataSource.undoLastMigration());
     expect((await pool.query(`SELECT to_regclass('account_daily_balance_read_model') AS t`)).rows[0].t).toBeNull();
     const insertLines = (rows: string) =>
       pool.query(`INSERT INTO journal_entry_line_read_model (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date)

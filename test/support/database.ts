@@ -1,3 +1,4 @@
+import type { DataSource } from 'typeorm';
 import { randomBytes } from 'node:crypto';
 import { Client, Pool, PoolConfig } from 'pg';
 
@@ -68,12 +69,17 @@ export async function createTestDatabase(prefix = 'finance_test'): Promise<TestD
 /** Applies every migration in migrations/ to a test database, the way `npm run migration:run` does. */
 export async function migrateTestDatabase(db: TestDatabase): Promise<void> {
   // Imported here so tests that only need a bare database do not load TypeORM.
-  const { createDataSource } = await import('../../services/finance/src/database/data-source.factory');
   const { runMigrationsExclusively } = await import('../../services/finance/src/database/migration-runner');
-  const dataSource = createDataSource({ embedded: false, host: db.host, port: db.port, user: db.user, password: db.password, name: db.name, poolMax: 2 }, 'finance-test-migrate');
+  await withDataSource(db, 'finance-test-migrate', (dataSource) => runMigrationsExclusively(dataSource));
+}
+
+/** Runs `work` with the service's TypeORM DataSource (migrations included) on a test database. */
+export async function withDataSource<T>(db: TestDatabase, applicationName: string, work: (dataSource: DataSource) => Promise<T>): Promise<T> {
+  const { createDataSource } = await import('../../services/finance/src/database/data-source.factory');
+  const dataSource = createDataSource({ embedded: false, host: db.host, port: db.port, user: db.user, password: db.password, name: db.name, poolMax: 2 }, applicationName);
   await dataSource.initialize();
   try {
-    await runMigrationsExclusively(dataSource);
+    return await work(dataSource);
   } finally {
     await dataSource.destroy();
   }
