@@ -19,8 +19,7 @@ COPY . .
 RUN npm run build \
  && test -f dist/services/finance/src/main.js \
  && test -f dist/services/finance/src/cli/migration-run.js \
- && test -f dist/services/finance/src/cli/events-inspect.js \
- && test -f dist/services/finance/src/rollback/journal-replay-worker.js
+ && test -f dist/services/finance/src/cli/events-inspect.js
 
 # ---- production dependencies ----------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS prod-deps

@@ -582,24 +582,6 @@ describe('rollback safety (PostgreSQL event store)', () => {
     expect(rows[0].relallvisible).toBe(0); // the lines could not be frozen: several sessions wrote them
   });
 
-  it('with every event replayed on the main thread (no journal replay thread), the result and the counts are the same', async () => {
-    const ops = [];
-    for (const journalThread of [0, 1]) {
-      const rollback = service(h, { tuning: { batchSize: 4, journalThread } });
-      const { operationId } = await rollback.requestRollback({ targetVersion: (await h.store.headPosition()).toString(), requestedBy: 'ops', tenantId: 't' });
-      await rollback.whenIdle();
-      const op = (await rollback.getOperation(operationId))!;
-      expect(op.status).toBe('succeeded');
-      await expectReadModelToEqual(h.pool, expectedModel(events));
-      ops.push(op);
-    }
-    expect(ops[0].counts).toEqual(ops[1].counts);
-    expect(ops[0].eventsReplayed).toBe(ops[1].eventsReplayed);
-    expect(ops[0].lastReplayedPosition).toBe(ops[1].lastReplayedPosition);
-    expect(ops[1].lastReplayedPosition).toBe(events.at(-1)!.position.toString()); // the last event is a manual journal entry: the thread's
-    expect(events.at(-1)!.type).toBe('JournalEntryPosted');
-  });
-
   it('with a tiny invoice working set, evicted invoices are read back from the shadow table and the result is still exact', async () => {
     const rollback = service(h, { tuning: { batchSize: 3, invoiceCacheSize: 1 } });
     const { operationId } = await rollback.requestRollback({ targetVersion: (await h.store.headPosition()).toString(), requestedBy: 'ops', tenantId: 't' });

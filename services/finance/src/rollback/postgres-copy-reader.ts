@@ -21,12 +21,7 @@ export interface CopyReadOptions {
   batchSize: number;
   /** Batches parsed ahead of the consumer before the socket is paused. */
   highWater: number;
-  /** Only events of these types, or every type but these (a rebuild split over threads by event type). */
-  eventTypes?: EventTypeFilter;
 }
-
-export type EventTypeFilter = { only: readonly string[] } | { except: readonly string[] };
-
 
 interface PgConnection {
   query(text: string): void;
@@ -44,7 +39,7 @@ export async function* copyReadEvents(client: Client, options: CopyReadOptions):
       CASE WHEN jsonb_typeof(metadata->'tenantId') = 'string' THEN metadata->>'tenantId' END
     FROM events
     WHERE global_position <= ${options.toInclusive.toString()}
-      AND stream_id LIKE ANY (ARRAY[${prefixes.join(', ')}])${typeCondition(options.eventTypes)}
+      AND stream_id LIKE ANY (ARRAY[${prefixes.join(', ')}])
     ORDER BY global_position) TO STDOUT`;
   const reader = new CopyOutQuery(sql, options.batchSize, options.highWater);
   client.query(reader as never);
@@ -53,14 +48,6 @@ export async function* copyReadEvents(client: Client, options: CopyReadOptions):
     if (batch === undefined) return;
     yield batch;
   }
-}
-
-function typeCondition(filter: EventTypeFilter | undefined): string {
-  if (filter === undefined) return '';
-  const only = 'only' in filter;
-  const types = only ? filter.only : filter.except;
-  if (types.length === 0) return only ? '\n      AND false' : '';
-  return `\n      AND ${only ? '' : 'NOT '}type = ANY (ARRAY[${types.map((t) => escapeLiteral(t)).join(', ')}])`;
 }
 
 class CopyOutQuery {

@@ -41,8 +41,7 @@ import {
   updateOperation,
 } from './rollback-operations';
 import { DEFAULT_ROLLBACK_TUNING, RollbackTuning } from './rollback-tuning';
-import { rebuildShadow, RebuildOptions, RebuildProgress } from './shadow-rebuild';
-import { replayJournalEntriesInWorker, WORKER_EVENT_TYPES } from './journal-replay-thread';
+import { rebuildShadow, RebuildProgress } from './shadow-rebuild';
 import {
   createShadowTables,
   dropShadowTables,
@@ -340,7 +339,9 @@ export class ProjectionRollbackService {
       let lastReport = replayStarted;
       progress = await rebuildShadow({
         eventStore: this.deps.eventStore,
-        ...this.copySources(readerClient, target),
+        source: readerClient
+          ? copyReadEvents(readerClient, { toInclusive: target, streamPrefixes: FINANCE_STREAM_PREFIXES, batchSize: this.tuning.batchSize, highWater: this.tuning.readAhead + 1 })
+          : undefined,
         target,
         tables: SHADOW_TABLES,
         lanes: { invoices: lanes[0], payments: lanes[1], journalEntries: lanes[2], journalLines: lanes.slice(3, 3 + this.tuning.journalLineLanes) },
@@ -632,25 +633,10 @@ export class ProjectionRollbackService {
 
   // ------------------------------------------------------------------------------------------ helpers
 
-  /** The replay's events through the COPY reader (and, when tuned so, the journal entries' worker thread). */
-  private copySources(readerClient: Client | undefined, target: Position): Pick<RebuildOptions, 'source' | 'encodedJournal'> {
-    if (!readerClient) return {};
-    const read = { toInclusive: target, streamPrefixes: FINANCE_STREAM_PREFIXES, batchSize: this.tuning.batchSize, highWater: this.tuning.readAhead + 1 };
-    if (!this.tuning.journalThread) return { source: copyReadEvents(readerClient, read) };
-    return {
-      source: copyReadEvents(readerClient, { ...read, eventTypes: { except: WORKER_EVENT_TYPES } }),
-      encodedJournal: replayJournalEntriesInWorker({ ...read, target, connection: threadConnectionConfig(this.connectionConfig('journal reader')) }),
-    };
-  }
-
-  /** The pool's connection settings, for a new session (pg.Pool keeps the password non-enumerable, out of logs: a spread alone would drop it). */
-  private connectionConfig(purpose: string): ClientConfig {
-    const options = (this.deps.pool as unknown as { options: ClientConfig }).options;
-    return { ...options, password: options.password, application_name: `finance-service rollback ${purpose}` };
-  }
-
   private async connect(purpose: string): Promise<Client> {
-    const client = new Client(this.connectionConfig(purpose));
+    const options = (this.deps.pool as unknown as { options: ClientConfig }).options;
+    // pg.Pool keeps the password non-enumerable (out of logs): a spread alone would drop it.
+    const client = new Client({ ...options, password: options.password, application_name: `finance-service rollback ${purpose}` });
     client.on('error', () => undefined); // a broken session surfaces as a failed query
     await client.connect();
     return client;
@@ -749,14 +735,6 @@ function isLockTimeout(error: unknown): boolean {
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** The settings a session needs, without what cannot cross to another thread (pg's own defaults and hooks). */
-function threadConnectionConfig(config: ClientConfig): ClientConfig {
-  const { host, port, user, password, database, connectionString, ssl, connectionTimeoutMillis, keepAlive, application_name } = config;
-  if (typeof password === 'function') throw new Error('a password callback cannot reach the journal replay thread: set ROLLBACK_JOURNAL_THREAD=0');
-  const picked: ClientConfig = { host, port, user, password, database, connectionString, ssl, connectionTimeoutMillis, keepAlive, application_name };
-  return Object.fromEntries(Object.entries(picked).filter(([, value]) => value !== undefined)) as ClientConfig;
 }
 
 function problemView(problem: { position: bigint; streamId: string; type: string; reason: string }) {

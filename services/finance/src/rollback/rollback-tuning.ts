@@ -17,8 +17,6 @@ export interface RollbackTuning {
   indexesDuringLoad: number;
   /** 1: read the PostgreSQL event store with one streaming COPY (same database); 0: through EventStore.readAll. */
   copyReader: number;
-  /** With the COPY reader, 1: manual journal entries are replayed on a worker thread (journal-replay-thread.ts); 0: all on one thread. */
-  journalThread: number;
   /** How often progress is logged and stored on the operation row while replaying. */
   progressIntervalMs: number;
   /** How long the first swap attempt waits for readers to release the live tables; later attempts wait past deadlock_timeout (swap-lock-wait.ts). */
@@ -36,7 +34,6 @@ export const DEFAULT_ROLLBACK_TUNING: Readonly<RollbackTuning> = Object.freeze({
   journalLineLanes: 1,
   readAhead: 1,
   copyReader: 1,
-  journalThread: 1,
   indexesDuringLoad: 0,
   indexBuilders: 2,
   progressIntervalMs: 1000,
@@ -52,7 +49,6 @@ const ENV: Record<keyof RollbackTuning, string> = {
   journalLineLanes: 'ROLLBACK_JOURNAL_LINE_LANES',
   readAhead: 'ROLLBACK_READ_AHEAD',
   copyReader: 'ROLLBACK_COPY_READER',
-  journalThread: 'ROLLBACK_JOURNAL_THREAD',
   indexesDuringLoad: 'ROLLBACK_INDEXES_DURING_LOAD',
   indexBuilders: 'ROLLBACK_INDEX_BUILDERS',
   progressIntervalMs: 'ROLLBACK_PROGRESS_INTERVAL_MS',

@@ -13,8 +13,6 @@ import { emptyProjectionBatch, invoiceIdsReferenced, projectBatch } from '../pro
 import type { JournalEntryRow, ProjectionBatch, ProjectionProblem, ReadModelTables } from '../projections/read-model-rows';
 import { loadInvoices, quoteTable, writeBatch } from '../projections/read-model-writer';
 import { EvictedRows, InvoiceCache } from './invoice-cache';
-import type { EncodedJournalBatch } from './journal-replay-thread';
-import { mergeAsync } from '../util/merge-async';
 import { CopyInStream } from './copy-in-stream';
 import { copyFrom } from './pg-copy';
 import {
@@ -46,11 +44,6 @@ export interface RebuildOptions {
    * the finance events with position <= target, ascending, in batches.
    */
   source?: AsyncIterable<RecordedEvent[]>;
-  /**
-   * The manual journal entries replayed on another thread (journal-replay-thread.ts), as encoded rows;
-   * `source` then leaves their events out.
-   */
-  encodedJournal?: AsyncIterable<EncodedJournalBatch>;
   target: Position;
   tables: ReadModelTables;
   lanes: RebuildLanes;
@@ -111,21 +104,9 @@ export async function rebuildShadow(options: RebuildOptions): Promise<RebuildPro
   let linesTurn = 0;
   const load = await beginFrozenLoads(lanes, tables);
   const streams = openStreams(lanes, tables, load);
-  const inputs: Array<AsyncIterable<ReplayInput>> = [tagged(pages, (events) => ({ events }))];
-  if (options.encodedJournal) inputs.push(tagged(options.encodedJournal, (encoded) => ({ encoded })));
   // Both adapters filter by stream prefix (the contract test holds them to it; the seed's readAll filter did not).
-  for await (const input of mergeAsync(inputs)) {
+  for await (const events of pages) {
     checkAborted(signal);
-    if ('encoded' in input) {
-      const { encoded } = input;
-      if (encoded.entryCount > 0) {
-        await streams.journalEntries.write(bufferOf(encoded.entries));
-        await streams.journalLines[linesTurn++ % streams.journalLines.length].write(bufferOf(encoded.lines));
-      }
-      recordBatch(progress, countsOf(encoded), encoded.entryCount, encoded.lineCount, options.onBatch);
-      continue;
-    }
-    const { events } = input;
     if (events.length === 0) continue;
 
     const { found, toLoad } = cache.lookup(invoiceIdsReferenced(events));
@@ -153,9 +134,16 @@ export async function rebuildShadow(options: RebuildOptions): Promise<RebuildPro
       progress.invoices += writeInvoices(lanes.invoices, evicted, tables, load.options(lanes.invoices, tables.invoices));
     }
 
-    let lines = 0;
-    for (const entry of batch.journalEntries) lines += entry.lines.length;
-    recordBatch(progress, batch, batch.journalEntries.length, lines, options.onBatch);
+    progress.eventsReplayed += batch.eventCount;
+    progress.lastReplayedPosition = batch.lastPosition ?? progress.lastReplayedPosition;
+    progress.unknownEvents += batch.unknownEvents;
+    progress.malformedEvents += batch.malformedEvents;
+    progress.duplicateEvents += batch.duplicateEvents;
+    progress.payments += batch.payments.length;
+    progress.journalEntries += batch.journalEntries.length;
+    for (const entry of batch.journalEntries) progress.journalLines += entry.lines.length;
+    for (const problem of batch.problems) if (progress.problems.length < MAX_PROBLEMS_KEPT) progress.problems.push(problem);
+    options.onBatch?.(progress, batch);
     if (options.batchDelayMs) await delay(options.batchDelayMs, signal);
   }
   checkAborted(signal);
@@ -164,38 +152,6 @@ export async function rebuildShadow(options: RebuildOptions): Promise<RebuildPro
   await load.commit();
   await Promise.all([lanes.invoices.idle(), lanes.payments.idle(), lanes.journalEntries.idle(), ...lanes.journalLines.map((lane) => lane.idle())]);
   return progress;
-}
-
-type ReplayInput = { events: RecordedEvent[] } | { encoded: EncodedJournalBatch };
-
-async function* tagged<T>(source: AsyncIterable<T>, tag: (item: T) => ReplayInput): AsyncGenerator<ReplayInput> {
-  for await (const item of source) yield tag(item);
-}
-
-/** Adds a replayed batch to the progress. Two threads' batches arrive interleaved: the last position is the highest seen. */
-function recordBatch(progress: RebuildProgress, batch: ProjectionBatch, entries: number, lines: number, onBatch: RebuildOptions['onBatch']): void {
-  progress.eventsReplayed += batch.eventCount;
-  const last = batch.lastPosition;
-  if (last !== undefined && (progress.lastReplayedPosition === undefined || last > progress.lastReplayedPosition)) progress.lastReplayedPosition = last;
-  progress.unknownEvents += batch.unknownEvents;
-  progress.malformedEvents += batch.malformedEvents;
-  progress.duplicateEvents += batch.duplicateEvents;
-  progress.payments += batch.payments.length;
-  progress.journalEntries += entries;
-  progress.journalLines += lines;
-  for (const problem of batch.problems) if (progress.problems.length < MAX_PROBLEMS_KEPT) progress.problems.push(problem);
-  onBatch?.(progress, batch);
-}
-
-/** The worker's batch as a ProjectionBatch of counts only (its rows are already encoded). */
-function countsOf(encoded: EncodedJournalBatch): ProjectionBatch {
-  const { eventCount, lastPosition, unknownEvents, malformedEvents, duplicateEvents, problems } = encoded;
-  return { ...emptyProjectionBatch(), eventCount, lastPosition, unknownEvents, malformedEvents, duplicateEvents, problems };
-}
-
-/** A Buffer over a view's bytes (no copy): rows moved here from the worker thread arrive as a Uint8Array. */
-function bufferOf(view: Uint8Array): Buffer {
-  return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
 }
 
 interface TableStreams {
