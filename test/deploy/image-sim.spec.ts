@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, TestDatabase } from '../support/database';
 import { freePorts } from '../support/service-process';
+import { signToken } from '../../services/finance/src/http/auth/token';
 import { parseDockerfile } from './dockerfile';
 import { MAIN_JS, PROBE_PATHS, REPO_ROOT } from './service-contract';
 
@@ -82,6 +83,25 @@ jest.setTimeout(600_000);
     }
     expect({ status, exit: child.exitCode, output: status === 200 ? '' : output.slice(-4000) }).toEqual({ status: 200, exit: null, output: '' });
     expect((await fetch(`http://127.0.0.1:${env.METRICS_PORT}/metrics`)).status).toBe(200);
+  });
+
+  it('runs a projection rollback through the admin API (its code loads without dev dependencies)', async () => {
+    const base = `http://127.0.0.1:${env.PORT}`;
+    const admin = { authorization: `Bearer ${signToken({ tenantId: 'tenant-ops', userId: 'image-test', roles: ['admin'] }, env.JWT_SECRET)}`, 'content-type': 'application/json' };
+    const accepted = await fetch(`${base}/admin/finance/projection-rollback`, { method: 'POST', headers: admin, body: JSON.stringify({ targetVersion: 0 }) });
+    expect(accepted.status).toBe(202);
+    const { operationId } = (await accepted.json()) as { operationId: string };
+    const end = Date.now() + 60_000;
+    let op: { status?: string; error?: string } = {};
+    while (Date.now() < end) {
+      op = (await (await fetch(`${base}/admin/finance/projection-rollback/${operationId}`, { headers: admin })).json()) as typeof op;
+      if (op.status !== 'running') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect({ status: op.status, error: op.error ?? null }).toEqual({ status: 'succeeded', error: null });
+  });
+
+  it('stops on SIGTERM with exit code 0', async () => {
     const exited = new Promise((r) => child!.once('exit', r));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
