@@ -52,6 +52,9 @@ describe('read API query parameters', () => {
     expect(parseDateRange({ from: '2026-11-01', to: '2026-11-30' })).toEqual({ from: '2026-11-01', to: '2026-11-30' });
     expect(parseDateRange({})).toEqual({});
     expect(fieldOf(() => parseDateRange({ from: '2026-02-30' }))).toBe('from');
+    expect(parseDateRange({ from: '0001-01-01', to: '0048-02-29' })).toEqual({ from: '0001-01-01', to: '0048-02-29' }); // years 1-99 are years 1-99
+    expect(fieldOf(() => parseDateRange({ from: '0050-02-29' }))).toBe('from');
+    expect(fieldOf(() => parseDateRange({ from: '0000-01-01' }))).toBe('from');
     expect(fieldOf(() => parseDateRange({ to: '26-11-2026' }))).toBe('to');
     expect(fieldOf(() => parseDateRange({ from: '2026-12-01', to: '2026-11-01' }))).toBe('from');
     expect(fieldOf(() => parseJournalListQuery({ source: 'import' }))).toBe('source');
