@@ -88,17 +88,24 @@ jest.setTimeout(600_000);
   it('runs a projection rollback through the admin API (its code loads without dev dependencies)', async () => {
     const base = `http://127.0.0.1:${env.PORT}`;
     const admin = { authorization: `Bearer ${signToken({ tenantId: 'tenant-ops', userId: 'image-test', roles: ['admin'] }, env.JWT_SECRET)}`, 'content-type': 'application/json' };
-    const accepted = await fetch(`${base}/admin/finance/projection-rollback`, { method: 'POST', headers: admin, body: JSON.stringify({ targetVersion: 0 }) });
+    const created = await fetch(`${base}/invoices`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ customerId: 'C-image', currency: 'BDT', dueDate: '2026-12-31', lines: [{ description: 'Item', quantity: 1, unitPrice: '10.00', vatRate: '0.15' }] }),
+    });
+    expect(created.status).toBe(201);
+    const { head } = (await (await fetch(`${base}/admin/finance/projections`, { headers: admin })).json()) as { head: string };
+    const accepted = await fetch(`${base}/admin/finance/projection-rollback`, { method: 'POST', headers: admin, body: JSON.stringify({ targetVersion: head }) });
     expect(accepted.status).toBe(202);
     const { operationId } = (await accepted.json()) as { operationId: string };
     const end = Date.now() + 60_000;
-    let op: { status?: string; error?: string } = {};
+    let op: { status?: string; error?: string; eventsReplayed?: number } = {};
     while (Date.now() < end) {
       op = (await (await fetch(`${base}/admin/finance/projection-rollback/${operationId}`, { headers: admin })).json()) as typeof op;
       if (op.status !== 'running') break;
       await new Promise((r) => setTimeout(r, 200));
     }
-    expect({ status: op.status, error: op.error ?? null }).toEqual({ status: 'succeeded', error: null });
+    expect({ status: op.status, error: op.error ?? null, eventsReplayed: op.eventsReplayed }).toEqual({ status: 'succeeded', error: null, eventsReplayed: 1 });
   });
 
   it('stops on SIGTERM with exit code 0', async () => {
