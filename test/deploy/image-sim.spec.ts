@@ -110,7 +110,7 @@ jest.setTimeout(600_000);
 
   it('stops on SIGTERM with exit code 0', async () => {
     const exited = new Promise((r) => child!.once('exit', r));
-    child.kill('SIGTERM');
+    child!.kill('SIGTERM');
     expect(await exited).toBe(0);
   });
 });
