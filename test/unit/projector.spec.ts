@@ -1,4 +1,5 @@
-import { invoiceIdsReferenced, projectBatch, isCalendarDate } from '../../services/finance/src/projections/finance-projector';
+import { isCalendarDate } from '../../services/finance/src/domain/calendar-date';
+import { invoiceIdsReferenced, projectBatch } from '../../services/finance/src/projections/finance-projector';
 import type { InvoiceRow, ProjectionBatch } from '../../services/finance/src/projections/read-model-rows';
 import { EventRecorder, FinanceEventBuilder } from '../../services/finance/src/projections/testing/finance-event-fixtures';
 

@@ -8,6 +8,7 @@
  * not, 1e21 loses digits), so the only way to be exact end to end is a decimal string. Rejecting every
  * number keeps the rule simple for clients: "send amounts as strings".
  */
+import { isCalendarDate } from './calendar-date';
 import { ValidationError } from './errors';
 
 export const DEFAULT_CURRENCY = 'BDT';
@@ -171,9 +172,7 @@ export function parseDate(value: unknown, field: string): string {
   if (typeof value !== 'string') throw new ValidationError({ field, message: 'must be a date "YYYY-MM-DD"' });
   const match = DATE_PATTERN.exec(value);
   if (!match) throw new ValidationError({ field, message: `must be a date "YYYY-MM-DD" (got "${truncate(value)}")` });
-  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
-  const date = new Date(Date.UTC(year, month - 1, day));
-  if (year < 1900 || date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) {
+  if (Number(match[1]) < 1900 || !isCalendarDate(value)) {
     throw new ValidationError({ field, message: `is not a valid calendar date (got "${value}")` });
   }
   return value;

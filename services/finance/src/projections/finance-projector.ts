@@ -17,6 +17,7 @@
  *   `malformedEvents` (with the reason in `problems`), and both are skipped.
  */
 import type { RecordedEvent } from '../event-store/event-store';
+import { isCalendarDate } from '../domain/calendar-date';
 import { INVOICE_STREAM_PREFIX, JOURNAL_STREAM_PREFIX } from '../domain/events';
 import type {
   InvoiceRow,
@@ -439,30 +440,6 @@ function requireTimestamp(value: unknown, field: string): string {
     return value as string;
   }
   throw new Malformed(`${field} must be an ISO-8601 timestamp with a time zone`);
-}
-
-const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-/** "YYYY-MM-DD" naming a day that exists (PostgreSQL rejects 2026-02-30). Checks the first 10 characters only when prefixOnly. */
-export function isCalendarDate(value: string, prefixOnly = false): boolean {
-  if (prefixOnly ? value.length < 10 : value.length !== 10) return false;
-  if (value.charCodeAt(4) !== 45 || value.charCodeAt(7) !== 45) return false;
-  const year = digits(value, 0, 4);
-  const month = digits(value, 5, 2);
-  const day = digits(value, 8, 2);
-  if (year < 1 || month < 1 || month > 12 || day < 1 || day > DAYS_IN_MONTH[month - 1]) return false;
-  return month !== 2 || day < 29 || (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0));
-}
-
-/** The number written by `length` ASCII digits at `start`, or -1. */
-function digits(value: string, start: number, length: number): number {
-  let n = 0;
-  for (let i = start; i < start + length; i++) {
-    const c = value.charCodeAt(i) - 48;
-    if (c < 0 || c > 9) return -1;
-    n = n * 10 + c;
-  }
-  return n;
 }
 
 function recordedDate(event: RecordedEvent): string {

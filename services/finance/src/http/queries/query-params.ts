@@ -2,6 +2,7 @@
  * Query-string parsing of the read API. Pure (no Nest): failures are ValidationErrors naming the field.
  * Cursors are opaque to clients: base64url of the last row's sort key.
  */
+import { isCalendarDate } from '../../domain/calendar-date';
 import { ValidationError } from '../../domain/errors';
 import { INVOICE_STATUSES, InvoiceStatus, JOURNAL_SOURCES, JournalSource } from '../../projections/read-model-rows';
 import { parseEntityId, UUID_PATTERN } from '../finance/request-parsing';
@@ -43,7 +44,6 @@ export interface DateRangeQuery {
   to?: string;
 }
 
-const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
 /** A path id: a uuid in lower case, or undefined (the caller answers 404: it cannot exist). */
@@ -149,16 +149,6 @@ function single(value: unknown, field: string): string | undefined {
   if (Array.isArray(value)) throw new ValidationError({ field, message: 'must be given once' });
   if (typeof value !== 'string') throw new ValidationError({ field, message: 'must be a string' });
   return value.trim();
-}
-
-function isCalendarDate(value: string): boolean {
-  const m = DATE.exec(value);
-  if (!m) return false;
-  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  // setUTCFullYear, not Date.UTC: Date.UTC reads years 0-99 as 1900-1999 (and from=0001-01-01 is a natural "from the start").
-  const date = new Date(0);
-  date.setUTCFullYear(year, month - 1, day);
-  return year >= 1 && date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
 }
 
 function truncate(text: string): string {

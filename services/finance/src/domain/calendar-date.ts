@@ -1,0 +1,26 @@
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * "YYYY-MM-DD" naming a day that exists, year 1 onwards (PostgreSQL rejects 2026-02-30). Checks the
+ * first 10 characters only when prefixOnly. Digit arithmetic, not Date: Date.UTC reads years 0-99 as 1900-1999.
+ */
+export function isCalendarDate(value: string, prefixOnly = false): boolean {
+  if (prefixOnly ? value.length < 10 : value.length !== 10) return false;
+  if (value.charCodeAt(4) !== 45 || value.charCodeAt(7) !== 45) return false;
+  const year = digits(value, 0, 4);
+  const month = digits(value, 5, 2);
+  const day = digits(value, 8, 2);
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > DAYS_IN_MONTH[month - 1]) return false;
+  return month !== 2 || day < 29 || (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0));
+}
+
+/** The number written by `length` ASCII digits at `start`, or -1. */
+function digits(value: string, start: number, length: number): number {
+  let n = 0;
+  for (let i = start; i < start + length; i++) {
+    const c = value.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
