@@ -51,6 +51,18 @@ describe('finance projector', () => {
     expect(batch.journalEntries).toEqual([]);
   });
 
+  it('reads only the number of an InvoiceCreated\'s lines (the rebuild\'s reader sends empty slots instead of their content)', () => {
+    const { b, r } = fresh();
+    const line = { quantityMilli: 2000n, unitPriceMinor: 1250n, vatRateBp: 1500 };
+    const [created, approved] = r.recordAll([b.createInvoice({ invoiceId: INV, lines: [line, line, line] }), b.approve(INV, { journalEntryId: JE_APPROVAL })]);
+    const asRead = { ...created, data: { ...created.data, lines: new Array(3) } };
+    const full = projectBatch([created, approved], new Map());
+    const counted = projectBatch([asRead, approved], new Map());
+    expect(counted.problems).toEqual([]);
+    expect(counted).toEqual(full);
+    expect(counted.invoices.get(INV)?.lineCount).toBe(3);
+  });
+
   it('InvoiceApproved sets APPROVED and posts the balanced receivable / revenue / VAT entry', () => {
     const { b, r } = fresh();
     const events = r.recordAll([b.createInvoice({ invoiceId: INV }), b.approve(INV, { journalEntryId: JE_APPROVAL, approvedAt: '2026-11-26T10:00:00Z' })]);

@@ -133,6 +133,7 @@ function onInvoiceCreated(state: FoldState, event: RecordedEvent): void {
   const subtotalMinor = requireMinor(d.subtotalMinor, 'subtotalMinor');
   const vatMinor = requireMinor(d.vatMinor, 'vatMinor');
   const totalMinor = requireMinor(d.totalMinor, 'totalMinor');
+  // Only the number of lines is read: the rebuild's reader (postgres-copy-reader.ts) sends no line content.
   const lineCount = Array.isArray(d.lines) ? d.lines.length : 0;
   state.out.invoices.set(id, {
     id,
