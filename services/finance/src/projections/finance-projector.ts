@@ -55,11 +55,16 @@ export function emptyProjectionBatch(): ProjectionBatch {
   };
 }
 
+/** Where the fold finds an invoice's row before the batch: a Map, or the rebuild's working set. */
+export interface InvoiceLookup {
+  get(id: string): InvoiceRow | undefined;
+}
+
 /**
  * Folds events (in global order) into row changes. `invoicesBefore` holds the current rows of
  * (at least) the invoices invoiceIdsReferenced(events) names; they are never mutated.
  */
-export function projectBatch(events: readonly RecordedEvent[], invoicesBefore: ReadonlyMap<string, InvoiceRow>): ProjectionBatch {
+export function projectBatch(events: readonly RecordedEvent[], invoicesBefore: InvoiceLookup): ProjectionBatch {
   const out = emptyProjectionBatch();
   const state: FoldState = { out, before: invoicesBefore, journalIds: undefined };
   for (let i = 0; i < events.length; i++) {
@@ -99,7 +104,7 @@ export function projectBatch(events: readonly RecordedEvent[], invoicesBefore: R
 
 interface FoldState {
   out: ProjectionBatch;
-  before: ReadonlyMap<string, InvoiceRow>;
+  before: InvoiceLookup;
   /** Journal entry ids emitted in this batch (created on first use). */
   journalIds: Set<string> | undefined;
 }

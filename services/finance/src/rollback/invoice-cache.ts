@@ -1,3 +1,4 @@
+import type { InvoiceLookup } from '../projections/finance-projector';
 import type { InvoiceRow } from '../projections/read-model-rows';
 
 /** Bits of the evicted-id Bloom filter (2 MiB): few false positives for millions of evicted ids. */
@@ -24,16 +25,29 @@ export class InvoiceCache {
     this.evicted = new BloomFilter(BLOOM_BITS, 4);
   }
 
-  /** Rows held for `ids`, and the ids that may have been evicted to the shadow table (to load). */
-  lookup(ids: readonly string[]): { found: Map<string, InvoiceRow>; toLoad: string[] } {
-    const found = new Map<string, InvoiceRow>();
-    const toLoad: string[] = [];
-    for (const id of ids) {
-      const entry = this.rows.get(id);
-      if (entry) found.set(id, entry.row);
-      else if (this.evictedCount > 0 && this.evicted.mightContain(id)) toLoad.push(id);
-    }
-    return { found, toLoad };
+  /**
+   * The rows before a batch, for projectBatch, read straight from the working set. An id the cache
+   * does not hold but may have evicted is answered "absent" and noted as a miss: the caller loads the
+   * misses (takeMisses, addLoaded) and folds the batch again. Misses are rare (rows are evicted least
+   * recently used), so batches do not pay for listing their invoice ids before the fold.
+   */
+  batchLookup(): BatchLookup {
+    const misses = new Set<string>();
+    const loaded = new Set<string>();
+    return {
+      get: (id) => {
+        const entry = this.rows.get(id);
+        if (entry !== undefined) return entry.row;
+        if (this.evictedCount > 0 && !loaded.has(id) && this.evicted.mightContain(id)) misses.add(id);
+        return undefined;
+      },
+      takeMisses: () => {
+        const ids = [...misses];
+        misses.clear();
+        for (const id of ids) loaded.add(id); // read back once: absent from the shadow table means new
+        return ids;
+      },
+    };
   }
 
   /** Rows read back from the shadow table (unchanged there). */
@@ -76,6 +90,11 @@ export class InvoiceCache {
     this.rows.clear();
     return out;
   }
+}
+
+export interface BatchLookup extends InvoiceLookup {
+  /** The ids answered "absent" that may be in the shadow table (each returned once); the batch must be folded again after loading them. */
+  takeMisses(): string[];
 }
 
 export interface EvictedRows {

@@ -9,7 +9,7 @@ import type { ClientBase } from 'pg';
 import { FINANCE_STREAM_PREFIXES } from '../domain/events';
 import type { EventStore, RecordedEvent } from '../event-store/event-store';
 import type { Position } from '../event-store/position';
-import { emptyProjectionBatch, invoiceIdsReferenced, projectBatch } from '../projections/finance-projector';
+import { emptyProjectionBatch, projectBatch } from '../projections/finance-projector';
 import type { JournalEntryRow, ProjectionBatch, ProjectionProblem, ReadModelTables } from '../projections/read-model-rows';
 import { loadInvoices, quoteTable, writeBatch } from '../projections/read-model-writer';
 import { EvictedRows, InvoiceCache } from './invoice-cache';
@@ -109,14 +109,15 @@ export async function rebuildShadow(options: RebuildOptions): Promise<RebuildPro
     checkAborted(signal);
     if (events.length === 0) continue;
 
-    const { found, toLoad } = cache.lookup(invoiceIdsReferenced(events));
-    if (toLoad.length > 0) {
-      const loaded = await lanes.invoices.run((client) => loadInvoices(client, toLoad, tables));
+    // Folded from the working set; invoices it may have evicted are read back and the batch folded again.
+    const before = cache.batchLookup();
+    let batch = projectBatch(events, before);
+    for (let misses = before.takeMisses(); misses.length > 0; misses = before.takeMisses()) {
+      const loaded = await lanes.invoices.run((client) => loadInvoices(client, misses, tables));
       cache.addLoaded(loaded);
-      for (const [id, row] of loaded) found.set(id, row);
       progress.invoicesReloaded += loaded.size;
+      batch = projectBatch(events, before);
     }
-    const batch = projectBatch(events, found);
     cache.applyChanged(batch.invoices);
 
     // Each table on its own session, through one COPY kept open for the whole replay (invoices, read
