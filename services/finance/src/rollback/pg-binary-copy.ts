@@ -56,7 +56,10 @@ export class BinaryCopyWriter {
     this.lastUuidAt = o;
     for (let i = 0; i < 36; i += 2) {
       if (i === 8 || i === 13 || i === 18 || i === 23) i++;
-      b[o++] = (hexDigit(value, i) << 4) | hexDigit(value, i + 1);
+      const high = HEX_VALUE[value.charCodeAt(i)] ?? -1;
+      const low = HEX_VALUE[value.charCodeAt(i + 1)] ?? -1;
+      if ((high | low) < 0) throw new Error(`not a uuid: ${value}`);
+      b[o++] = (high << 4) | low;
     }
     return this;
   }
@@ -165,13 +168,10 @@ function writeAscii(b: Buffer, value: string, at: number): number {
   return value.length;
 }
 
-function hexDigit(value: string, index: number): number {
-  const c = value.charCodeAt(index);
-  if (c >= 48 && c <= 57) return c - 48; // 0-9
-  if (c >= 97 && c <= 102) return c - 87; // a-f
-  if (c >= 65 && c <= 70) return c - 55; // A-F
-  throw new Error(`not a uuid: ${value}`);
-}
+/** The value of each hex digit by character code (0-9, a-f, A-F), -1 for any other ASCII character. */
+const HEX_VALUE = Int8Array.from({ length: 128 }, (_, c) =>
+  c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1,
+);
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
