@@ -34,8 +34,7 @@ const INVOICE_ROW_BYTES = 200;
 const JOURNAL_ENTRY_ROW_BYTES = 192;
 const JOURNAL_LINE_ROW_BYTES = 96;
 
-/** Binary rows (no header or trailer), for copyFrom. */
-/** `count`: how many rows `rows` holds (to size the buffer). */
+/** Binary rows (no header or trailer), for copyFrom; `count` is how many rows `rows` holds (to size the buffer). */
 export function invoicesCopyRows(rows: Iterable<InvoiceRow>, count: number): Buffer {
   const w = new BinaryCopyWriter(count * INVOICE_ROW_BYTES);
   for (const r of rows) {
