@@ -13,6 +13,7 @@ import type { Client } from 'pg';
 import { escapeLiteral } from 'pg';
 import type { EventMetadata, RecordedEvent } from '../event-store/event-store';
 import { likePrefix } from '../event-store/postgres-event-store';
+import { tapCopyData, TappableStream } from './copy-data-tap';
 import type { Position } from '../event-store/position';
 
 export interface CopyReadOptions {
@@ -25,7 +26,7 @@ export interface CopyReadOptions {
 
 interface PgConnection {
   query(text: string): void;
-  stream: { pause(): void; resume(): void };
+  stream: TappableStream & { pause(): void; resume(): void };
 }
 
 /**
@@ -96,12 +97,18 @@ class CopyOutQuery {
   submit(connection: PgConnection): void {
     this.connection = connection;
     connection.query(this.text);
+    tapCopyData(connection.stream, (buffer, start, end) => this.row(buffer, start, end));
   }
 
+  /** A row that reached node-postgres's parser instead of the tap (after a notice, say). */
   handleCopyData(message: { chunk: Buffer }): void {
+    this.row(message.chunk, 0, message.chunk.length);
+  }
+
+  private row(buffer: Buffer, start: number, end: number): void {
     if (this.failure) return;
     try {
-      this.current.push(parseEventLine(message.chunk));
+      this.current.push(parseEventLine(buffer, start, end));
     } catch (error) {
       this.failure = error as Error;
       this.notify();
@@ -156,18 +163,19 @@ const ZERO = 48;
 const FIELDS = 9;
 
 /**
- * One COPY text row (9 tab-separated columns) as a RecordedEvent. Fields are decoded straight from
- * the row's bytes (no string of the whole line split again), numbers parsed from their digits.
+ * One COPY text row (9 tab-separated columns, `chunk` from `start` to `rowEnd`) as a RecordedEvent.
+ * Fields are decoded straight from the row's bytes (no string of the whole line split again),
+ * numbers parsed from their digits.
  */
-function parseEventLine(chunk: Buffer): RecordedEvent {
-  const end = chunk[chunk.length - 1] === NEWLINE ? chunk.length - 1 : chunk.length;
-  const tabs = fieldEnds(chunk, end);
+function parseEventLine(chunk: Buffer, start: number, rowEnd: number): RecordedEvent {
+  const end = chunk[rowEnd - 1] === NEWLINE ? rowEnd - 1 : rowEnd;
+  const tabs = fieldEnds(chunk, start, end);
   // \N is NULL: the stored tenantId is missing or not a string, and the projector skips the event as malformed.
   const tenant = isNull(chunk, tabs[6] + 1, tabs[7]) ? undefined : field(chunk, tabs[6] + 1, tabs[7]);
   const data = JSON.parse(field(chunk, tabs[4] + 1, tabs[5])) as Record<string, unknown>;
   if (!isNull(chunk, tabs[7] + 1, end)) data.lines = new Array(numberField(chunk, tabs[7] + 1, end));
   return {
-    position: bigintField(chunk, 0, tabs[0]),
+    position: bigintField(chunk, start, tabs[0]),
     streamId: field(chunk, tabs[0] + 1, tabs[1]),
     streamVersion: numberField(chunk, tabs[1] + 1, tabs[2]),
     id: field(chunk, tabs[2] + 1, tabs[3]),
@@ -183,9 +191,9 @@ function isNull(chunk: Buffer, start: number, end: number): boolean {
 }
 
 /** Where the first 8 fields end (their tabs); throws unless the row has exactly 9 fields. */
-function fieldEnds(chunk: Buffer, end: number): number[] {
+function fieldEnds(chunk: Buffer, start: number, end: number): number[] {
   const tabs: number[] = [];
-  let from = 0;
+  let from = start;
   for (let at = chunk.indexOf(TAB, from); at !== -1 && at < end; at = chunk.indexOf(TAB, from)) {
     tabs.push(at);
     from = at + 1;
