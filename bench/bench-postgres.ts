@@ -17,6 +17,8 @@ export interface BenchServer {
   connection: Omit<ClientConfig, 'database'>;
   adminDatabase: string;
   describe: string;
+  /** The embedded server's postmaster.pid (so a benchmark can read PostgreSQL's CPU time); undefined for other servers. */
+  postmasterPidFile?: string;
   stop(): Promise<void>;
 }
 
@@ -59,6 +61,7 @@ export async function openBenchServer(): Promise<BenchServer> {
     connection: { host: '127.0.0.1', port, user: 'postgres', password: 'postgres' },
     adminDatabase: 'postgres',
     describe: `embedded PostgreSQL (stock settings) on port ${port}`,
+    postmasterPidFile: join(dir, 'data', 'postmaster.pid'),
     async stop() {
       await pg.stop().catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });

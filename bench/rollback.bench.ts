@@ -10,7 +10,8 @@
  * 4. Runs the same rollback the seed's way (one awaited statement per event, one transaction): the
  *    same events, up to the same target. BENCH_SEED_WAY_EVENTS stops it after that many events, for a
  *    quicker, rougher run (it then starts on small tables and flatters the seed's way).
- * Peak RSS is the process's lifetime maximum (getrusage), so it covers everything above.
+ * Peak RSS is the process's lifetime maximum (getrusage), so it covers everything above. The timed
+ * rollback's phases are printed too (wall time, Node CPU and, for the embedded server, PostgreSQL CPU).
  *
  * The last line reads: `rollback <X> events/s, peak RSS <M> MB, seed way <Y> events/s, <R>x`.
  */
@@ -25,6 +26,7 @@ import { LIVE_TABLES } from '../services/finance/src/projections/read-model-rows
 import { ProjectionRollbackService } from '../services/finance/src/rollback/projection-rollback.service';
 import { rollbackTuningFromEnv } from '../services/finance/src/rollback/rollback-tuning';
 import { migrateBenchDatabase, openBenchServer, withAdmin } from './bench-postgres';
+import { PhaseClock } from './phase-clock';
 import { eventCount, MILLION_EVENTS, seedEvents, SeedPlan } from './seed-events';
 import { seedWay } from './seed-way';
 
@@ -87,7 +89,9 @@ async function main(): Promise<void> {
 
     const store = new PostgresEventStore(pool);
     const metrics = new FinanceMetrics('bench', 'bench');
-    const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'warn' }, pino.destination(2));
+    const forwardLevel = pino.levels.values[process.env.BENCH_LOG_LEVEL ?? 'warn'] ?? pino.levels.values.warn;
+    const phases = new PhaseClock(server.postmasterPidFile, forwardLevel);
+    const logger = pino({ level: 'info' }, phases);
     const tuning = rollbackTuningFromEnv();
     const service = new ProjectionRollbackService({ pool, eventStore: store, logger, metrics, tuning });
     out(`tuning: batch ${tuning.batchSize} events, invoice working set ${tuning.invoiceCacheSize} rows, ${tuning.journalLineLanes} journal line writer(s)`);
@@ -99,6 +103,7 @@ async function main(): Promise<void> {
     await pool.query('CHECKPOINT').catch((error: Error) => out(`CHECKPOINT skipped: ${error.message}`)); // needs superuser or pg_checkpoint
     out(`settled (VACUUM ANALYZE, CHECKPOINT) in ${((Date.now() - settleStarted) / 1000).toFixed(1)} s`);
     const timed = await rollback(service, head - BigInt(BEHIND_HEAD), `timed rollback (${BEHIND_HEAD} events before the head)`);
+    out(`phases: ${phases.report()}`);
     const verify = await service.verify();
     if (!verify.ok) throw new Error(`the rolled-back read model fails verification: ${JSON.stringify(verify.checks.filter((c) => !c.ok))}`);
     out(`verify: ok (${verify.checks.map((c) => c.name).join(', ')}) in ${verify.durationMs} ms`);
