@@ -36,14 +36,19 @@ export function tapCopyData(stream: TappableStream, onRow: RowHandler): void {
     if (rest.length > 0) for (const listener of parserListeners) listener(rest);
   };
 
-  /** Handles the frames of `buffer` from `at`; returns where an unfinished frame starts, or -1 once given back. */
+  /**
+   * Handles the frames of `buffer` from `at`; returns where an unfinished frame starts, or -1 once
+   * given back. A message of another kind is given back as soon as its type byte is seen, so an
+   * unfinished frame is always CopyData or CopyOutResponse.
+   */
   const frames = (buffer: Buffer, at: number): number => {
-    while (buffer.length - at >= HEADER) {
+    while (at < buffer.length) {
       const type = buffer[at];
       if (type !== COPY_DATA && type !== COPY_OUT_RESPONSE) {
         giveBack(buffer.subarray(at));
         return -1;
       }
+      if (buffer.length - at < HEADER) break;
       const next = at + 1 + buffer.readInt32BE(at + 1);
       if (next > buffer.length) break;
       if (type === COPY_DATA) onRow(buffer, at + HEADER, next);
@@ -54,29 +59,20 @@ export function tapCopyData(stream: TappableStream, onRow: RowHandler): void {
 
   function onData(chunk: Buffer): void {
     let from = 0;
-    if (partial !== undefined) {
-      // Complete the split frame alone (a small copy), then go on in the chunk itself.
-      const have = partial;
-      const header = have.length >= HEADER ? have : Buffer.concat([have, chunk.subarray(0, HEADER - have.length)]);
-      if (header.length < HEADER) {
-        partial = header;
-        return;
+    // Complete a frame split between reads with small copies (its header first, then its body), then
+    // go on in the chunk itself.
+    while (partial !== undefined) {
+      const total = partial.length < HEADER ? HEADER : 1 + partial.readInt32BE(1);
+      if (partial.length < total) {
+        const take = Math.min(total - partial.length, chunk.length - from);
+        if (take === 0) return;
+        partial = Buffer.concat([partial, chunk.subarray(from, from + take)]);
+        from += take;
+        continue;
       }
-      const isFrame = header[0] === COPY_DATA || header[0] === COPY_OUT_RESPONSE;
-      const total = isFrame ? 1 + header.readInt32BE(1) : have.length;
-      const needed = Math.max(0, total - have.length);
-      if (needed > chunk.length) {
-        partial = Buffer.concat([have, chunk]);
-        return;
-      }
+      const frame = partial;
       partial = undefined;
-      const joined = Buffer.concat([have, chunk.subarray(0, needed)]);
-      if (!isFrame) {
-        giveBack(Buffer.concat([have, chunk]));
-        return;
-      }
-      if (frames(joined, 0) === -1) return;
-      from = needed;
+      if (frames(frame, 0) === -1) return;
     }
     const at = frames(chunk, from);
     if (at === -1) return;

@@ -34,10 +34,10 @@ const INVOICE_ROW_BYTES = 200;
 const JOURNAL_ENTRY_ROW_BYTES = 192;
 const JOURNAL_LINE_ROW_BYTES = 96;
 
-/** Binary rows (no header or trailer), for copyFrom; `count` is how many rows `rows` holds (to size the buffer). */
-export function invoicesCopyRows(rows: Iterable<InvoiceRow>, count: number): Buffer {
-  const w = new BinaryCopyWriter(count * INVOICE_ROW_BYTES);
-  for (const r of rows) {
+/** Binary rows (no header or trailer), for copyFrom. */
+export function invoicesCopyRows(rows: ReadonlyMap<string, InvoiceRow>): Buffer {
+  const w = new BinaryCopyWriter(rows.size * INVOICE_ROW_BYTES);
+  for (const r of rows.values()) {
     w.row(INVOICE_COPY_COLUMNS.length)
       .uuid(r.id).text(r.tenantId).text(r.customerId).text(r.currency).text(r.status)
       .int8(r.subtotalMinor).int8(r.vatMinor).int8(r.totalMinor).int8(r.amountPaidMinor).int8(r.balanceDueMinor)

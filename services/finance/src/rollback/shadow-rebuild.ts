@@ -215,7 +215,7 @@ async function beginFrozenLoads(lanes: RebuildLanes, tables: ReadModelTables): P
  */
 function writeInvoices(lane: SqlLane, rows: EvictedRows, tables: ReadModelTables, copyOptions: { freeze: boolean }): number {
   if (rows.fresh.size > 0) {
-    const payload = invoicesCopyRows(rows.fresh.values(), rows.fresh.size);
+    const payload = invoicesCopyRows(rows.fresh);
     lane.submit((client: ClientBase) => copyFrom(client, tables.invoices, INVOICE_COPY_COLUMNS, payload, copyOptions));
   }
   if (rows.stored.size > 0) {
