@@ -387,7 +387,11 @@ describe('finance write API (compiled service over HTTP)', () => {
       expect(retry.headers.get('idempotent-replayed')).toBe('true');
       const appended = await db.pool().query(`SELECT count(*)::int AS n FROM events WHERE global_position > $1`, [before.toString()]);
       expect(appended.rows[0].n).toBe(1);
-      expect((await streamOf(first.body.id))[0].metadata.idempotencyKey).toBe(key);
+      const [created] = await streamOf(first.body.id);
+      expect(created.metadata.idempotencyKey).toBe(key);
+      // The request's token is on its events and its invoice id derives from it (a retry names the same stream).
+      expect(created.metadata.idempotencyToken).toMatch(/^[0-9a-f]{32}$/);
+      expect(first.body.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8/);
     });
 
     it('answers 422 when the same key comes with a different body', async () => {

@@ -1,14 +1,27 @@
 /**
  * IdempotencyService against real PostgreSQL (both migrations): the key row and the events commit
  * together, concurrent retries run the command once, a reused key with another body is refused,
- * transient failures release the key, keys are per tenant.
+ * transient failures release the key, keys are per tenant. With EventStoreDB (the real client over
+ * gRPC to the test server), whose appends cannot join the key's transaction: a retry after an attempt
+ * that appended but lost its answer appends nothing again and answers with that attempt's result.
  */
+import { CommandContext, newStreamId } from '../../services/finance/src/application/command-context';
 import { InvoiceService, invoiceStreamId } from '../../services/finance/src/application/invoice.service';
+import { JournalService, journalStreamId } from '../../services/finance/src/application/journal.service';
 import { EventStore } from '../../services/finance/src/event-store/event-store';
+import { EventStoreDbEventStore } from '../../services/finance/src/event-store/eventstoredb-event-store';
 import { PostgresEventStore } from '../../services/finance/src/event-store/postgres-event-store';
 import { IdempotencyKeyReusedError } from '../../services/finance/src/http/idempotency/idempotency.errors';
-import { canonicalJson, IdempotencyService, requestFingerprint, StoredAnswer } from '../../services/finance/src/http/idempotency/idempotency.service';
+import {
+  canonicalJson,
+  IdempotencyScope,
+  idempotencyToken,
+  IdempotencyService,
+  requestFingerprint,
+  StoredAnswer,
+} from '../../services/finance/src/http/idempotency/idempotency.service';
 import { createTestDatabase, TestDatabase, migrateTestDatabase } from '../support/database';
+import { EsdbTestServer, startEsdbTestServer } from '../support/esdb-test-server';
 import type { Pool } from 'pg';
 
 const BODY = { customerId: 'C-1001', dueDate: '2026-12-31', lines: [{ description: 'Cement 50kg', quantity: 10, unitPrice: '550.00', vatRate: '0.15' }] };
@@ -109,5 +122,114 @@ describe('idempotency keys in PostgreSQL', () => {
     const scope = { tenantId: 'tenant-a', key: 'key-422', method: 'POST', path: '/invoices/x/payments', body: { amount: '1.00' } };
     expect(await idempotency.run(scope, async () => answer)).toEqual({ ...answer, replayed: false });
     expect(await idempotency.run(scope, async () => ({ status: 201, body: {} }))).toEqual({ ...answer, replayed: true });
+  });
+});
+
+describe('idempotency keys with EventStoreDB (the events outside the key transaction)', () => {
+  let db: TestDatabase;
+  let esdb: EsdbTestServer;
+  let store: EventStoreDbEventStore;
+  let idempotency: IdempotencyService;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('finance_idempotency_esdb');
+    await migrateTestDatabase(db);
+    esdb = await startEsdbTestServer();
+    store = EventStoreDbEventStore.fromConnectionString(esdb.connectionString);
+    idempotency = new IdempotencyService(db.pool({ max: 4 }), store, { lockTimeoutMs: 5000 });
+  });
+
+  afterAll(async () => {
+    await store?.close();
+    await esdb?.close();
+    await db?.drop();
+  });
+
+  /** The context the HTTP layer gives a keyed request (write-request.handler.ts). */
+  function keyedContext(scope: IdempotencyScope): CommandContext {
+    return { tenantId: scope.tenantId, userId: 'u', correlationId: 'c', causationId: 'r', idempotencyKey: scope.key, idempotencyToken: idempotencyToken(scope) };
+  }
+
+  /**
+   * Runs `command` under the key twice: the first attempt appends, then loses its answer (the process
+   * dies before the key row commits: here an error after the append, which rolls the key row back);
+   * the retry runs the command again. Returns both attempts' results and the retry's outcome.
+   */
+  async function appendThenRetry<R extends object>(scope: IdempotencyScope, command: (eventStore: EventStore, context: CommandContext) => Promise<R>) {
+    let first: R | undefined;
+    const lost = idempotency.run(scope, async (eventStore) => {
+      first = await command(eventStore, keyedContext(scope));
+      throw new Error('the process died before the answer was stored');
+    });
+    await expect(lost).rejects.toThrow('the process died');
+    const keyRows = await db.pool().query('SELECT 1 FROM idempotency_keys WHERE tenant_id = $1 AND idempotency_key = $2', [scope.tenantId, scope.key]);
+    expect(keyRows.rowCount).toBe(0); // the key is free again: the retry runs the command
+    let second: R | undefined;
+    const retry = await idempotency.run(scope, async (eventStore) => {
+      second = await command(eventStore, keyedContext(scope));
+      return { status: 201, body: null }; // the results hold bigints: compared below, not stored
+    });
+    return { first: first!, second: second!, retry };
+  }
+
+  const INVOICE = { customerId: 'C-1001', currency: 'BDT', dueDate: '2026-12-31', lines: [{ description: 'Cement', quantityMilli: 10000n, unitPriceMinor: 55000n, vatRateBp: 1500 }] };
+
+  it('a retried invoice creation answers with the invoice the lost attempt created, and appends no second one', async () => {
+    const scope = { tenantId: 'tenant-a', key: 'esdb-create', method: 'POST', path: '/invoices', body: BODY };
+    const { first, second, retry } = await appendThenRetry(scope, (eventStore, context) => new InvoiceService({ eventStore }).create(INVOICE, context));
+    expect(retry.replayed).toBe(false);
+    expect(second).toEqual(first);
+    const events = await store.readStream(invoiceStreamId(first.id));
+    expect(events.map((e) => e.type)).toEqual(['InvoiceCreated']);
+    expect(events[0].metadata.idempotencyToken).toBe(idempotencyToken(scope));
+    // A third request with the key gets the stored answer.
+    expect(await idempotency.run(scope, async () => ({ status: 500, body: null }))).toEqual({ ...retry, replayed: true });
+  });
+
+  it('a retried payment answers with the payment the lost attempt recorded, and records it once', async () => {
+    const invoices = new InvoiceService({ eventStore: store });
+    const plain = { tenantId: 'tenant-a', userId: 'u', correlationId: 'c', causationId: 'r' };
+    const { id } = await invoices.create(INVOICE, plain);
+    await invoices.approve(id, plain);
+    const scope = { tenantId: 'tenant-a', key: 'esdb-pay', method: 'POST', path: `/invoices/${id}/payments`, body: { amount: '100.00' } };
+    const pay = { amountMinor: 10000n, method: 'cash' as const, reference: 'R-1' };
+    const { first, second } = await appendThenRetry(scope, (eventStore, context) => new InvoiceService({ eventStore }).recordPayment(id, pay, context));
+    expect(second).toEqual(first); // same payment id, journal entry id, version and amounts
+    const events = await store.readStream(invoiceStreamId(id));
+    expect(events.map((e) => e.type)).toEqual(['InvoiceCreated', 'InvoiceApproved', 'PaymentRecorded']);
+    expect(events[2].data.paymentId).toBe(first.paymentId);
+    // Events after the lost attempt's do not change its answer.
+    await invoices.recordPayment(id, { ...pay, reference: 'R-2' }, plain);
+    expect(await new InvoiceService({ eventStore: store }).recordPayment(id, pay, keyedContext(scope))).toEqual(first);
+    expect((await store.readStream(invoiceStreamId(id))).filter((e) => e.type === 'PaymentRecorded')).toHaveLength(2);
+  });
+
+  it('a retried journal entry answers with the entry the lost attempt posted', async () => {
+    const scope = { tenantId: 'tenant-b', key: 'esdb-journal', method: 'POST', path: '/journal-entries', body: { memo: 'm' } };
+    const entry = { date: '2026-11-27', memo: 'm', currency: 'BDT', lines: [{ accountCode: '1000', debitMinor: 500n, creditMinor: 0n }, { accountCode: '3000', debitMinor: 0n, creditMinor: 500n }] };
+    const { first, second } = await appendThenRetry(scope, (eventStore, context) => new JournalService({ eventStore }).post(entry, context));
+    expect(second).toEqual(first);
+    expect(await store.readStream(journalStreamId(first.id))).toHaveLength(1);
+  });
+
+  it('gives another request (another body, key or tenant) another token', () => {
+    const scope = { tenantId: 'tenant-a', key: 'k', method: 'POST', path: '/invoices', body: BODY };
+    const token = idempotencyToken(scope);
+    expect(token).toMatch(/^[0-9a-f]{32}$/);
+    expect(idempotencyToken({ ...scope, body: JSON.parse(JSON.stringify(BODY)) })).toBe(token);
+    for (const other of [{ ...scope, body: { ...BODY, customerId: 'C-2' } }, { ...scope, key: 'k2' }, { ...scope, tenantId: 'tenant-b' }]) {
+      expect(idempotencyToken(other)).not.toBe(token);
+    }
+  });
+
+  it('derives the ids a keyed request creates from its token: UUIDs (version 8), one per kind', () => {
+    const context = { tenantId: 't', userId: 'u', correlationId: 'c', causationId: 'r', idempotencyToken: 'ab'.repeat(16) };
+    const invoiceId = newStreamId(context, 'invoice', () => 'unused');
+    expect(invoiceId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(newStreamId(context, 'invoice', () => 'unused')).toBe(invoiceId);
+    expect(newStreamId(context, 'journal-entry', () => 'unused')).not.toBe(invoiceId);
+    expect(newStreamId({ ...context, idempotencyToken: 'cd'.repeat(16) }, 'invoice', () => 'unused')).not.toBe(invoiceId);
+    const { idempotencyToken: _token, ...unkeyed } = context;
+    expect(newStreamId(unkeyed, 'invoice', () => 'fresh')).toBe('fresh');
   });
 });

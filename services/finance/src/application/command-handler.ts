@@ -19,12 +19,18 @@ export interface CommandResult<State> {
   version: number;
   /** The state after the new events. */
   state: State;
+  /** The events this command appended: now, or by an earlier attempt of the same keyed request. */
+  appended: FinanceEvent[];
 }
 
 /**
  * Load → fold → decide → append with the expected version (the last version read; 'no_stream' on create).
  * A create's stream id is new, so its first attempt does not read (the stream is empty): 'no_stream'
  * still rejects the append if the stream exists, and the retry reads it.
+ *
+ * A keyed request (context.idempotencyToken) whose events the stream already holds was run before by
+ * an attempt that appended but did not store its answer: the result is that attempt's, and nothing is
+ * appended again. So a create with a token reads its stream first (its id derives from the token).
  *
  * Conflicts: with an If-Match version (context.expectedVersion) a mismatch is a ConcurrencyError (409)
  * at once: the caller decided on a state that is gone. Without it, a writer that loses the race to
@@ -39,17 +45,20 @@ export async function executeStreamCommand<State>(
 ): Promise<CommandResult<State>> {
   const maxAttempts = context.expectedVersion === undefined ? 2 : 1;
   for (let attempt = 1; ; attempt++) {
-    const recorded = command.mode === 'create' && attempt === 1 ? [] : await eventStore.readStream(command.streamId);
+    const unread = command.mode === 'create' && attempt === 1 && context.idempotencyToken === undefined;
+    const recorded = unread ? [] : await eventStore.readStream(command.streamId);
     const current = recorded.length > 0 ? recorded[recorded.length - 1].streamVersion : -1;
+    if (command.mode === 'update' && (recorded.length === 0 || !ownedBy(recorded, context.tenantId))) throw command.notFound();
+    const earlier = appendedEarlier(recorded, context, decider);
+    if (earlier) return earlier;
     if (command.mode === 'update') {
-      if (recorded.length === 0 || !ownedBy(recorded, context.tenantId)) throw command.notFound();
       if (context.expectedVersion !== undefined && context.expectedVersion !== current) {
         throw new ConcurrencyError(command.streamId, context.expectedVersion, current);
       }
     }
     const state = fold(decider, recorded.map(toFinanceEvent));
     const events = command.decide(state);
-    if (events.length === 0) return { version: current, state };
+    if (events.length === 0) return { version: current, state, appended: [] };
     const expected: ExpectedVersion = current < 0 ? 'no_stream' : current;
     const metadata = eventMetadata(context);
     try {
@@ -58,12 +67,35 @@ export async function executeStreamCommand<State>(
         events.map((event) => ({ id: randomUUID(), type: event.type, data: event.data as unknown as Record<string, unknown>, metadata })),
         expected,
       );
-      return { version: result.nextExpectedVersion, state: events.reduce((next, event) => decider.evolve(next, event), state) };
+      return { version: result.nextExpectedVersion, state: events.reduce((next, event) => decider.evolve(next, event), state), appended: events };
     } catch (error) {
       if (!(error instanceof WrongExpectedVersionError)) throw error;
       if (attempt >= maxAttempts) throw new ConcurrencyError(command.streamId, current < 0 ? 'no_stream' : current, error.actual);
     }
   }
+}
+
+/**
+ * The result of an earlier attempt of this keyed request, if the stream holds its events (of this
+ * tenant): the state and version just after its last one.
+ */
+function appendedEarlier<State>(
+  recorded: RecordedEvent[],
+  context: CommandContext,
+  decider: Pick<Decider<unknown, FinanceEvent, State>, 'evolve' | 'initialState'>,
+): CommandResult<State> | undefined {
+  const token = context.idempotencyToken;
+  if (token === undefined) return undefined;
+  const mine = (event: RecordedEvent) => event.metadata?.idempotencyToken === token && event.metadata.tenantId === context.tenantId;
+  let last = recorded.length - 1;
+  while (last >= 0 && !mine(recorded[last])) last--;
+  if (last < 0) return undefined;
+  const upTo = recorded.slice(0, last + 1);
+  return {
+    version: recorded[last].streamVersion,
+    state: fold(decider, upTo.map(toFinanceEvent)),
+    appended: upTo.filter(mine).map(toFinanceEvent),
+  };
 }
 
 /** Every event of the stream belongs to the tenant (a stream is only ever written by its creator's tenant). */

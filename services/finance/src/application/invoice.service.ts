@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { NotFoundError } from '../domain/errors';
-import { INVOICE_STREAM_PREFIX, PaymentMethod } from '../domain/events';
+import { FinanceEvent, INVOICE_STREAM_PREFIX, PaymentMethod } from '../domain/events';
 import { CreateInvoiceLine, decideInvoice, ExistingInvoice, InvoiceCommand, invoiceDecider, InvoiceState, InvoiceStatus, outstandingMinor } from '../domain/invoice';
 import type { EventStore } from '../event-store/event-store';
-import type { CommandContext } from './command-context';
+import { CommandContext, newStreamId } from './command-context';
 import { executeStreamCommand } from './command-handler';
 
 export interface ApplicationDependencies {
@@ -61,19 +61,19 @@ export class InvoiceService {
   }
 
   async create(input: CreateInvoiceInput, context: CommandContext): Promise<InvoiceCommandResult> {
-    const invoiceId = this.newId();
+    const invoiceId = newStreamId(context, 'invoice', this.newId);
     const command: InvoiceCommand = { type: 'CreateInvoice', data: { invoiceId, ...input, now: this.now() } };
-    return this.run(invoiceId, 'create', context, command);
+    return (await this.run(invoiceId, 'create', context, command)).summary;
   }
 
   async approve(invoiceId: string, context: CommandContext): Promise<InvoiceCommandResult> {
     const command: InvoiceCommand = { type: 'ApproveInvoice', data: { invoiceId, journalEntryId: this.newId(), now: this.now() } };
-    return this.run(invoiceId, 'update', context, command);
+    return (await this.run(invoiceId, 'update', context, command)).summary;
   }
 
   async cancel(invoiceId: string, reason: string, context: CommandContext): Promise<InvoiceCommandResult> {
     const command: InvoiceCommand = { type: 'CancelInvoice', data: { invoiceId, reason, journalEntryId: this.newId(), now: this.now() } };
-    return this.run(invoiceId, 'update', context, command);
+    return (await this.run(invoiceId, 'update', context, command)).summary;
   }
 
   async recordPayment(invoiceId: string, input: RecordPaymentInput, context: CommandContext): Promise<PaymentResult> {
@@ -92,18 +92,25 @@ export class InvoiceService {
         ...(input.currency !== undefined ? { currency: input.currency } : {}),
       },
     };
-    const result = await this.run(invoiceId, 'update', context, command);
-    return { ...result, paymentId, journalEntryId };
+    const { summary: result, appended } = await this.run(invoiceId, 'update', context, command);
+    // The ids of the payment appended: this attempt's, or an earlier attempt's of the same keyed request.
+    const payment = appended.find((event): event is Extract<FinanceEvent, { type: 'PaymentRecorded' }> => event.type === 'PaymentRecorded');
+    return { ...result, paymentId: payment?.data.paymentId ?? paymentId, journalEntryId: payment?.data.journalEntryId ?? journalEntryId };
   }
 
-  private async run(invoiceId: string, mode: 'create' | 'update', context: CommandContext, command: InvoiceCommand): Promise<InvoiceCommandResult> {
-    const { version, state } = await executeStreamCommand<InvoiceState>(this.deps.eventStore, context, invoiceDecider, {
+  private async run(
+    invoiceId: string,
+    mode: 'create' | 'update',
+    context: CommandContext,
+    command: InvoiceCommand,
+  ): Promise<{ summary: InvoiceCommandResult; appended: FinanceEvent[] }> {
+    const { version, state, appended } = await executeStreamCommand<InvoiceState>(this.deps.eventStore, context, invoiceDecider, {
       streamId: invoiceStreamId(invoiceId),
       mode,
       notFound: () => new NotFoundError('INVOICE_NOT_FOUND', invoiceId),
       decide: (current) => decideInvoice(command, current),
     });
-    return summary(invoiceId, version, state as ExistingInvoice);
+    return { summary: summary(invoiceId, version, state as ExistingInvoice), appended };
   }
 
   private now(): string {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { NotFoundError } from '../domain/errors';
 import { JOURNAL_STREAM_PREFIX } from '../domain/events';
 import { decideJournal, journalDecider, JournalLineInput, JournalState } from '../domain/journal';
-import type { CommandContext } from './command-context';
+import { CommandContext, newStreamId } from './command-context';
 import { executeStreamCommand } from './command-handler';
 import type { ApplicationDependencies } from './invoice.service';
 
@@ -33,7 +33,7 @@ export class JournalService {
   }
 
   async post(input: PostJournalEntryInput, context: CommandContext): Promise<JournalEntryResult> {
-    const journalEntryId = this.newId();
+    const journalEntryId = newStreamId(context, 'journal-entry', this.newId);
     const { version } = await executeStreamCommand<JournalState>(this.deps.eventStore, context, journalDecider, {
       streamId: journalStreamId(journalEntryId),
       mode: 'create',

@@ -9,6 +9,11 @@ export interface EventMetadata {
   schemaVersion: number;
   /** Set by the application service for idempotent commands; informational only. */
   idempotencyKey?: string;
+  /**
+   * Names the keyed request that appended the event (tenant, key and request fingerprint hashed: see
+   * idempotencyToken). A retry of that request finds its events by it instead of appending them again.
+   */
+  idempotencyToken?: string;
 }
 
 /** An event about to be appended. */

@@ -253,6 +253,9 @@ class TenantOnlyMetadata implements EventMetadata {
   get idempotencyKey(): string | undefined {
     return notRead('idempotencyKey');
   }
+  get idempotencyToken(): string | undefined {
+    return notRead('idempotencyToken');
+  }
   toJSON(): Pick<EventMetadata, 'tenantId'> {
     return { tenantId: this.tenantId };
   }

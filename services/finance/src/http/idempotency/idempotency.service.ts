@@ -58,7 +58,9 @@ const PURGE_INTERVAL_MS = 60 * 60 * 1000;
  *      anywhere leaves neither. Transient failures (409, 5xx) roll back, releasing the key for a retry.
  *
  * With the EventStoreDB adapter the events cannot join the transaction: the key row still serialises
- * concurrent retries, but a crash between the append and the commit lets a later retry run the command again.
+ * concurrent retries, but a crash between the append and the commit leaves events without a stored
+ * answer. The retry then runs the command again, and the command finds those events by the request's
+ * idempotency token (idempotencyToken below) and answers with their result instead of appending again.
  */
 export class IdempotencyService {
   private readonly lockTimeoutMs: number;
@@ -155,6 +157,16 @@ export class IdempotencyService {
       .query(`DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1)`, [Math.floor(this.retentionMs / 1000)])
       .catch(() => undefined);
   }
+}
+
+/**
+ * Names one keyed request among all others: the tenant, the key and the request's fingerprint, hashed
+ * (128 bits, hex). The command puts it on its events and derives the ids it creates from it (see
+ * CommandContext.idempotencyToken), so a retry can find what an earlier attempt appended. A key reused
+ * with another body gets another token, as a key reused after it expired does with another body.
+ */
+export function idempotencyToken(scope: IdempotencyScope): string {
+  return createHash('sha256').update(`${scope.tenantId}\n${scope.key}\n${requestFingerprint(scope)}`).digest('hex').slice(0, 32);
 }
 
 /** sha256 over method, path and the body with object keys sorted (key order and whitespace do not matter). */
