@@ -51,10 +51,8 @@ export async function executeStreamCommand<State>(
     if (command.mode === 'update' && (recorded.length === 0 || !ownedBy(recorded, context.tenantId))) throw command.notFound();
     const earlier = appendedEarlier(recorded, context, decider);
     if (earlier) return earlier;
-    if (command.mode === 'update') {
-      if (context.expectedVersion !== undefined && context.expectedVersion !== current) {
-        throw new ConcurrencyError(command.streamId, context.expectedVersion, current);
-      }
+    if (command.mode === 'update' && context.expectedVersion !== undefined && context.expectedVersion !== current) {
+      throw new ConcurrencyError(command.streamId, context.expectedVersion, current);
     }
     const state = fold(decider, recorded.map(toFinanceEvent));
     const events = command.decide(state);

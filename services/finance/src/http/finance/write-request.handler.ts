@@ -6,7 +6,7 @@ import { JournalService } from '../../application/journal.service';
 import type { EventStore } from '../../event-store/event-store';
 import { EVENT_STORE } from '../../runtime';
 import type { Principal } from '../auth/principal';
-import { idempotencyToken, IdempotencyService } from '../idempotency/idempotency.service';
+import { IdempotencyService } from '../idempotency/idempotency.service';
 import { SANE_ID } from '../request-id';
 import { describeError, isReplayableFailure, rethrowAsHttp, toHttpException } from './error-mapping';
 import { parseIdempotencyKey, parseIfMatch } from './request-parsing';
@@ -72,15 +72,13 @@ export class WriteRequestHandler {
       return this.send(write, write.successStatus, body);
     }
 
-    const scope = { tenantId: write.principal.tenantId, key, method: request.method, path: request.url.split('?')[0], body: request.body ?? null };
-    const keyedContext: CommandContext = { ...context, idempotencyToken: idempotencyToken(scope) };
     let outcome;
     try {
       outcome = await this.idempotency.run(
-        scope,
-        async (eventStore) => {
+        { tenantId: write.principal.tenantId, key, method: request.method, path: request.url.split('?')[0], body: request.body ?? null },
+        async (eventStore, idempotencyToken) => {
           try {
-            return { status: write.successStatus, body: await write.execute(commandsOn(eventStore), keyedContext) };
+            return { status: write.successStatus, body: await write.execute(commandsOn(eventStore), { ...context, idempotencyToken }) };
           } catch (error) {
             const answer = describeError(error);
             if (answer && isReplayableFailure(answer.status)) return answer;

@@ -76,8 +76,11 @@ export class IdempotencyService {
     this.retentionMs = options.retentionMs ?? 7 * 24 * 60 * 60 * 1000;
   }
 
-  /** Runs `work` once per (tenant, key); `work` answers final results and throws transient failures. */
-  async run(scope: IdempotencyScope, work: (eventStore: EventStore) => Promise<StoredAnswer>): Promise<IdempotentOutcome> {
+  /**
+   * Runs `work` once per (tenant, key); `work` answers final results and throws transient failures. It
+   * gets the request's idempotency token for the command's context.
+   */
+  async run(scope: IdempotencyScope, work: (eventStore: EventStore, token: string) => Promise<StoredAnswer>): Promise<IdempotentOutcome> {
     this.maybePurge();
     const fingerprint = requestFingerprint(scope);
     const client = await this.pool.connect();
@@ -87,7 +90,7 @@ export class IdempotencyService {
       await client.query(`BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.floor(this.lockTimeoutMs))}`);
       try {
         if (await this.claim(client, scope, fingerprint)) {
-          const answer = await work(this.transactionStore(client));
+          const answer = await work(this.transactionStore(client), tokenOf(scope, fingerprint));
           await client.query(
             `UPDATE idempotency_keys SET response_status = $3, response_body = $4::jsonb, completed_at = now()
              WHERE tenant_id = $1 AND idempotency_key = $2`,
@@ -166,7 +169,11 @@ export class IdempotencyService {
  * with another body gets another token, as a key reused after it expired does with another body.
  */
 export function idempotencyToken(scope: IdempotencyScope): string {
-  return createHash('sha256').update(`${scope.tenantId}\n${scope.key}\n${requestFingerprint(scope)}`).digest('hex').slice(0, 32);
+  return tokenOf(scope, requestFingerprint(scope));
+}
+
+function tokenOf(scope: Pick<IdempotencyScope, 'tenantId' | 'key'>, fingerprint: string): string {
+  return createHash('sha256').update(`${scope.tenantId}\n${scope.key}\n${fingerprint}`).digest('hex').slice(0, 32);
 }
 
 /** sha256 over method, path and the body with object keys sorted (key order and whitespace do not matter). */
