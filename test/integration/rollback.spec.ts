@@ -482,6 +482,58 @@ describe('rollback safety (PostgreSQL event store)', () => {
     await expectReadModelToEqual(h.pool, expectedModel(events));
   });
 
+  it('a rollback requested while the last one, already recorded finished, releases its lock waits for the release (same instance or another) instead of answering 409', async () => {
+    const head = (await h.store.headPosition()).toString();
+    const request = (instance: ProjectionRollbackService, by: string) => instance.requestRollback({ targetVersion: head, requestedBy: by, tenantId: 't' });
+    let signalEntered!: () => void;
+    const entered = new Promise<void>((resolve) => (signalEntered = resolve));
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    let gated = false;
+    // Holds the first rollback between "operation recorded succeeded" and "lock released".
+    const beforeRelease = async () => {
+      if (gated) return;
+      gated = true;
+      signalEntered();
+      await gate;
+    };
+    const pool2 = h.db.pool({ max: 4 });
+    const one = service(h, { hooks: { beforeRelease } });
+    const two = service({ pool: pool2, store: new PostgresEventStore(pool2) });
+    try {
+      const first = await request(one, 'first');
+      await entered;
+      expect((await one.getOperation(first.operationId))!.status).toBe('succeeded');
+
+      const settled = (promise: Promise<{ operationId: string }>) => {
+        const outcome: { done: boolean; value?: { operationId: string }; error?: unknown } = { done: false };
+        promise.then((value) => Object.assign(outcome, { done: true, value }), (error: unknown) => Object.assign(outcome, { done: true, error }));
+        return outcome;
+      };
+      const fromOther = settled(request(two, 'other'));
+      const fromSame = settled(request(one, 'same'));
+      // The other instance finds no running operation, so it queues on the lock (visible in pg_locks).
+      await waitFor(async () => (await h.pool.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)).rowCount! > 0, 10_000, 'a request waiting on the rollback lock', 25);
+      expect(fromOther.done).toBe(false);
+      expect(fromSame.done).toBe(false); // not refused while the finished rollback only cleans up
+
+      openGate();
+      await waitFor(() => fromOther.done && fromSame.done, 10_000, 'both requests to be answered', 10);
+      // The queued session got the lock on release, so its rollback runs; the same-instance request then meets a real one.
+      expect(fromOther.error).toBeUndefined();
+      expect(fromSame.error).toBeInstanceOf(RollbackInProgressError);
+      expect((fromSame.error as RollbackInProgressError).runningOperationId).toBe(fromOther.value!.operationId);
+      await two.whenIdle();
+      expect((await two.getOperation(fromOther.value!.operationId))!.status).toBe('succeeded');
+      await expectReadModelToEqual(h.pool, expectedModel(events));
+    } finally {
+      openGate();
+      await one.close();
+      await two.close();
+      await pool2.end();
+    }
+  });
+
   it('a rollback that died (no lock holder) is reset by any instance: state back, shadows dropped, operation failed "interrupted"', async () => {
     const before = await snapshot();
     // What a killed rollback leaves: state rebuilding, a running operation, shadow tables.

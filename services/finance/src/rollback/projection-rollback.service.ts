@@ -61,6 +61,9 @@ import { DEADLOCK_TIMEOUT_MS_SQL, swapLockWaitMs } from './swap-lock-wait';
 /** Session advisory lock held by the one running rollback for its whole run ("rollback" in ASCII). */
 export const ROLLBACK_LOCK_KEY = 8_245_928_655_501_484_907n;
 
+/** How long a request waits for a lock whose holder runs no rollback (one finishing its cleanup, or a recovery check). */
+const LOCK_HANDOVER_WAIT_MS = 5_000;
+
 export const LOG_OPERATION = 'projection-rollback';
 
 export interface RollbackRequest {
@@ -82,6 +85,8 @@ export interface RollbackServiceDeps {
   hooks?: {
     /** Runs on a writer session after the shadow tables are loaded and indexed, before verification. */
     beforeVerify?: (shadowSession: ClientBase) => Promise<void>;
+    /** Runs after the operation is recorded as finished, before its sessions close and the lock is released. */
+    beforeRelease?: () => Promise<void>;
   };
 }
 
@@ -139,13 +144,13 @@ export class ProjectionRollbackService {
     if (target > head) {
       throw new RollbackRequestError('targetVersion', `targetVersion ${target} is beyond the event store head ${head}`, { head: head.toString() });
     }
-    if (this.active) throw new RollbackInProgressError(this.active.id);
+    await this.settleFinishedActive();
 
     const lock = await this.connect('lock');
     let locked = false;
     try {
-      locked = await tryLock(lock);
-      if (!locked) throw new RollbackInProgressError(await this.runningOperationId());
+      await this.acquireLock(lock);
+      locked = true;
       await this.recoverLocked(lock, 'before a new rollback');
       const op = await insertOperation(lock, {
         id: randomUUID(),
@@ -182,6 +187,31 @@ export class ProjectionRollbackService {
    * Id of the operation holding the lock, for a 409. The holder records its operation right after
    * taking the lock, so a request that lost the race by a few milliseconds waits briefly for it.
    */
+  /**
+   * This process's rollback refuses a new one while it runs. Once its operation is recorded as finished,
+   * only its cleanup is left (closing sessions, releasing the lock): an operator who has just read
+   * "succeeded" is answered after that cleanup, not with a 409.
+   */
+  private async settleFinishedActive(): Promise<void> {
+    const active = this.active;
+    if (!active) return;
+    const op = await findOperation(this.deps.pool, active.id);
+    if (op?.status === 'running') throw new RollbackInProgressError(active.id);
+    await active.done;
+  }
+
+  /**
+   * The cluster-wide rollback lock, or a 409 naming the running operation. A holder with no running
+   * operation is not rebuilding anything: a rollback (on another pod) that has recorded its end and is
+   * releasing the lock, or a recovery check. The lock is waited for then, with a deadline.
+   */
+  private async acquireLock(client: ClientBase): Promise<void> {
+    if (await tryLock(client)) return;
+    const running = await this.runningOperationId();
+    if (running === undefined && (await waitForLock(client, LOCK_HANDOVER_WAIT_MS))) return;
+    throw new RollbackInProgressError(running ?? (await this.runningOperationId()));
+  }
+
   private async runningOperationId(): Promise<string | undefined> {
     for (let attempt = 0; attempt < 10; attempt++) {
       const [op] = await runningOperations(this.deps.pool).catch(() => []);
@@ -448,6 +478,7 @@ export class ProjectionRollbackService {
       lanes = [];
     } finally {
       clearInterval(heartbeat);
+      await this.deps.hooks?.beforeRelease?.();
       lockClient.off('error', onSessionError);
       lockClient.on('error', () => undefined);
       await this.closeLanes(lanes);
@@ -701,6 +732,20 @@ async function countRows(client: ClientBase, tables: ReadModelTables): Promise<{
 async function tryLock(client: ClientBase): Promise<boolean> {
   const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [ROLLBACK_LOCK_KEY.toString()]);
   return rows[0].locked;
+}
+
+/** Waits up to timeoutMs for the rollback lock (lock_timeout bounds an advisory lock wait too). */
+async function waitForLock(client: ClientBase, timeoutMs: number): Promise<boolean> {
+  await client.query(`SET lock_timeout = '${Math.max(1, Math.round(timeoutMs))}ms'`);
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [ROLLBACK_LOCK_KEY.toString()]);
+    return true;
+  } catch (error) {
+    if (isLockTimeout(error)) return false;
+    throw error;
+  } finally {
+    await client.query('RESET lock_timeout');
+  }
 }
 
 async function unlock(client: ClientBase): Promise<void> {
