@@ -184,10 +184,6 @@ export class ProjectionRollbackService {
   }
 
   /**
-   * Id of the operation holding the lock, for a 409. The holder records its operation right after
-   * taking the lock, so a request that lost the race by a few milliseconds waits briefly for it.
-   */
-  /**
    * This process's rollback refuses a new one while it runs. Once its operation is recorded as finished,
    * only its cleanup is left (closing sessions, releasing the lock): an operator who has just read
    * "succeeded" is answered after that cleanup, not with a 409.
@@ -212,6 +208,10 @@ export class ProjectionRollbackService {
     throw new RollbackInProgressError(running ?? (await this.runningOperationId()));
   }
 
+  /**
+   * Id of the operation holding the lock, for a 409. The holder records its operation right after
+   * taking the lock, so a request that lost the race by a few milliseconds waits briefly for it.
+   */
   private async runningOperationId(): Promise<string | undefined> {
     for (let attempt = 0; attempt < 10; attempt++) {
       const [op] = await runningOperations(this.deps.pool).catch(() => []);
