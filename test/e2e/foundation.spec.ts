@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createTestDatabase, TestDatabase } from '../support/database';
-import { PROJECT_ROOT, SERVICE_MAIN, ServiceProcess, startService } from '../support/service-process';
+import { signToken } from '../../services/finance/src/http/auth/token';
+import { PROJECT_ROOT, SERVICE_MAIN, ServiceProcess, startService, TEST_JWT_SECRET } from '../support/service-process';
 import { waitFor } from '../support/wait-for';
 
 describe('the service process: probes, metrics, logs and errors', () => {
@@ -47,6 +48,22 @@ describe('the service process: probes, metrics, logs and errors', () => {
       expect(text).toMatch(/route="<unmatched>",status_code="404"/);
       expect(text).not.toMatch(/route="\/no\/such/);
     }
+  });
+
+  it('reports the head, checkpoint and lag gauges although it does not project (PROJECTION_ENABLED=false)', async () => {
+    const token = signToken({ tenantId: 'tenant-a', userId: 'alice', roles: ['accountant'] }, TEST_JWT_SECRET);
+    const created = await fetch(`${service.baseUrl}/invoices`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ customerId: 'C-1', currency: 'BDT', dueDate: '2026-12-31', lines: [{ description: 'Item', quantity: 1, unitPrice: '10.00', vatRate: '0.15' }] }),
+    });
+    expect(created.status).toBe(201);
+    const gauge = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 'NaN');
+    let text = '';
+    // Nobody projects, so the event stays unprojected: the head moves, the checkpoint does not.
+    await waitFor(async () => gauge((text = await (await fetch(`${service.baseUrl}/metrics`)).text()), 'finance_event_store_head_position') >= 1, 10_000, 'the head gauge to move');
+    expect(gauge(text, 'finance_projection_checkpoint_position')).toBe(0);
+    expect(gauge(text, 'finance_projection_lag_events')).toBe(gauge(text, 'finance_event_store_head_position'));
   });
 
   it('answers unknown routes, wrong methods and malformed JSON with a JSON 4xx and no stack', async () => {

@@ -26,6 +26,7 @@ import type { Position } from '../event-store/position';
 import { FINANCE_STREAM_PREFIXES } from '../domain/events';
 import type { FinanceMetrics } from '../metrics/metrics-registry';
 import { invoiceIdsReferenced, projectBatch } from './finance-projector';
+import { ProjectionGauges } from './projection-gauges';
 import type { ProjectionBatch } from './read-model-rows';
 import { LIVE_TABLES, loadInvoices, writeBatch } from './read-model-writer';
 import {
@@ -103,12 +104,12 @@ export class ProjectionManager {
   private readonly errorBackoffMs: number;
   private readonly metricsRefreshMs: number;
   private readonly statusReader: ProjectionStatusReader;
+  private readonly gauges: ProjectionGauges;
   private readonly lockParts = advisoryLockParts(PROJECTION_LEADER_LOCK_KEY);
 
   private loop?: Promise<void>;
   private stopping = false;
   private wake?: () => void;
-  private metricsTimer?: NodeJS.Timeout;
 
   private session?: Client;
   private sessionPid?: number;
@@ -117,7 +118,6 @@ export class ProjectionManager {
   private lastSessionCheck = 0;
   private lastRebuildingHook = 0;
   private lastErrorLog = 0;
-  private knownHead: Position = 0n;
   private readonly counters: ProjectionManagerStats = { batchesApplied: 0, eventsApplied: 0, notRunningPolls: 0, checkpointMoves: 0, leadershipsTaken: 0 };
 
   constructor(private readonly options: ProjectionManagerOptions) {
@@ -132,6 +132,7 @@ export class ProjectionManager {
     this.errorBackoffMs = options.errorBackoffMs ?? 1000;
     this.metricsRefreshMs = options.metricsRefreshMs ?? 2000;
     this.statusReader = new ProjectionStatusReader(this.pool, this.eventStore, this);
+    this.gauges = new ProjectionGauges(this.pool, this.eventStore, this.metrics);
   }
 
   /** Starts following the event store (idempotent). */
@@ -139,18 +140,13 @@ export class ProjectionManager {
     if (this.loop) return;
     this.stopping = false;
     this.loop = this.run().catch((error: unknown) => this.logger?.error({ err: error }, 'projection manager stopped unexpectedly'));
-    if (this.metricsRefreshMs > 0) {
-      this.metricsTimer = setInterval(() => void this.refreshMetrics(), this.metricsRefreshMs);
-      this.metricsTimer.unref();
-      void this.refreshMetrics();
-    }
+    this.gauges.start(this.metricsRefreshMs);
   }
 
   /** Stops: waits for an in-flight batch to commit or roll back, then releases the leader lock. */
   async stop(): Promise<void> {
     this.stopping = true;
-    if (this.metricsTimer) clearInterval(this.metricsTimer);
-    this.metricsTimer = undefined;
+    this.gauges.stop();
     this.wake?.();
     await this.loop;
     this.loop = undefined;
@@ -330,11 +326,8 @@ export class ProjectionManager {
     if (m) {
       m.projectionEvents.inc({ mode: 'live' }, batch.eventCount);
       if (batch.unknownEvents > 0) m.projectionUnknownEvents.inc(batch.unknownEvents);
-      if (position > this.knownHead) this.knownHead = position;
-      m.projectionCheckpoint.set(Number(position));
-      m.eventStoreHead.set(Number(this.knownHead));
-      m.projectionLag.set(Number(this.knownHead - position));
     }
+    this.gauges.applied(position);
   }
 
   private async onNotRunning(state: ProjectionState): Promise<void> {
@@ -440,17 +433,7 @@ export class ProjectionManager {
 
   /** Head, checkpoint and lag gauges (every pod, leader or not). */
   async refreshMetrics(): Promise<void> {
-    const m = this.metrics;
-    if (!m) return;
-    try {
-      const [head, checkpoint] = await Promise.all([this.eventStore.headPosition(), readCheckpoint(this.pool)]);
-      this.knownHead = head;
-      m.eventStoreHead.set(Number(head));
-      m.projectionCheckpoint.set(Number(checkpoint));
-      m.projectionLag.set(Number(head > checkpoint ? head - checkpoint : 0n));
-    } catch {
-      // The gauges keep their last values; readiness reports the database separately.
-    }
+    await this.gauges.refresh();
   }
 
   private sleep(ms: number): Promise<void> {

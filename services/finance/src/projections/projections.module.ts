@@ -3,27 +3,37 @@ import { QueriesModule } from '../http/queries/queries.module';
 import type { FinanceRuntime } from '../runtime';
 import { APP_LOGGER } from '../runtime';
 import type { AppLogger } from '../logging/root-logger';
+import { ProjectionGauges } from './projection-gauges';
 import { ProjectionManager } from './projection-manager';
 import { ProjectionStatusReader } from './projection-status';
-import { PROJECTION_MANAGER, PROJECTION_STATUS } from './projection.tokens';
+import { PROJECTION_GAUGES, PROJECTION_MANAGER, PROJECTION_STATUS } from './projection.tokens';
 
-/** Starts the live projection manager after bootstrap (when PROJECTION_ENABLED) and stops it on shutdown. */
+/** How often a pod that does not project refreshes the head, checkpoint and lag gauges (as the manager does). */
+const GAUGES_REFRESH_MS = 2000;
+
+/**
+ * Starts the live projection manager after bootstrap (when PROJECTION_ENABLED) and stops it on
+ * shutdown; a pod that does not project still refreshes the projection gauges.
+ */
 @Injectable()
 export class ProjectionLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     @Optional() @Inject(PROJECTION_MANAGER) private readonly manager: ProjectionManager | null,
+    @Optional() @Inject(PROJECTION_GAUGES) private readonly gauges: ProjectionGauges | null,
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
   ) {}
 
   onApplicationBootstrap(): void {
     if (!this.manager) {
       this.logger.info('projection disabled on this pod (PROJECTION_ENABLED=false)');
+      this.gauges?.start(GAUGES_REFRESH_MS);
       return;
     }
     this.manager.start();
   }
 
   async onModuleDestroy(): Promise<void> {
+    this.gauges?.stop();
     await this.manager?.stop();
   }
 }
@@ -45,12 +55,15 @@ export class ProjectionsModule {
           logger: runtime.logger.child({ component: 'projection' }),
         })
       : null;
+    // The manager keeps its own gauges; without one, these keep the pod's /metrics current.
+    const gauges = manager ? null : new ProjectionGauges(runtime.pool, runtime.eventStore, runtime.metrics);
     const status = new ProjectionStatusReader(runtime.pool, runtime.eventStore, manager ?? undefined);
     return {
       module: ProjectionsModule,
       imports: [QueriesModule],
       providers: [
         { provide: PROJECTION_MANAGER, useValue: manager },
+        { provide: PROJECTION_GAUGES, useValue: gauges },
         { provide: PROJECTION_STATUS, useValue: status },
         ProjectionLifecycle,
       ],

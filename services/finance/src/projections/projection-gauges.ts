@@ -1,0 +1,60 @@
+import type { Pool } from 'pg';
+import type { EventStore } from '../event-store/event-store';
+import type { Position } from '../event-store/position';
+import type { FinanceMetrics } from '../metrics/metrics-registry';
+import { readCheckpoint } from './projection-state';
+
+/**
+ * The head, checkpoint and lag gauges. Every pod reports them, projecting or not (a pod with
+ * PROJECTION_ENABLED=false too), so whichever pod Prometheus scrapes shows the cluster's lag.
+ */
+export class ProjectionGauges {
+  private knownHead: Position = 0n;
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly eventStore: EventStore,
+    private readonly metrics: FinanceMetrics | undefined,
+  ) {}
+
+  /** Refreshes every refreshMs (0: never) and once now. */
+  start(refreshMs: number): void {
+    if (this.timer || refreshMs <= 0 || !this.metrics) return;
+    this.timer = setInterval(() => void this.refresh(), refreshMs);
+    this.timer.unref();
+    void this.refresh();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Reads the head and the checkpoint. On a failed read the gauges keep their last values; readiness reports the database. */
+  async refresh(): Promise<void> {
+    const m = this.metrics;
+    if (!m) return;
+    try {
+      const [head, checkpoint] = await Promise.all([this.eventStore.headPosition(), readCheckpoint(this.pool)]);
+      this.knownHead = head;
+      this.set(m, checkpoint);
+    } catch {
+      // Keep the last values.
+    }
+  }
+
+  /** A live batch committed up to `position` (no extra reads: the head is at least that far). */
+  applied(position: Position): void {
+    const m = this.metrics;
+    if (!m) return;
+    if (position > this.knownHead) this.knownHead = position;
+    this.set(m, position);
+  }
+
+  private set(m: FinanceMetrics, checkpoint: Position): void {
+    m.eventStoreHead.set(Number(this.knownHead));
+    m.projectionCheckpoint.set(Number(checkpoint));
+    m.projectionLag.set(Number(this.knownHead > checkpoint ? this.knownHead - checkpoint : 0n));
+  }
+}
