@@ -26,7 +26,7 @@ import type { Position } from '../event-store/position';
 import { FINANCE_STREAM_PREFIXES } from '../domain/events';
 import type { FinanceMetrics } from '../metrics/metrics-registry';
 import { invoiceIdsReferenced, projectBatch } from './finance-projector';
-import { ProjectionGauges } from './projection-gauges';
+import { DEFAULT_GAUGE_REFRESH_MS, ProjectionGauges } from './projection-gauges';
 import type { ProjectionBatch } from './read-model-rows';
 import { LIVE_TABLES, loadInvoices, writeBatch } from './read-model-writer';
 import {
@@ -130,7 +130,7 @@ export class ProjectionManager {
     this.leaderRetryMs = options.leaderRetryMs ?? 1000;
     this.leaderCheckMs = options.leaderCheckMs ?? 1000;
     this.errorBackoffMs = options.errorBackoffMs ?? 1000;
-    this.metricsRefreshMs = options.metricsRefreshMs ?? 2000;
+    this.metricsRefreshMs = options.metricsRefreshMs ?? DEFAULT_GAUGE_REFRESH_MS;
     this.statusReader = new ProjectionStatusReader(this.pool, this.eventStore, this);
     this.gauges = new ProjectionGauges(this.pool, this.eventStore, this.metrics);
   }

@@ -3,13 +3,10 @@ import { QueriesModule } from '../http/queries/queries.module';
 import type { FinanceRuntime } from '../runtime';
 import { APP_LOGGER } from '../runtime';
 import type { AppLogger } from '../logging/root-logger';
-import { ProjectionGauges } from './projection-gauges';
+import { DEFAULT_GAUGE_REFRESH_MS, ProjectionGauges } from './projection-gauges';
 import { ProjectionManager } from './projection-manager';
 import { ProjectionStatusReader } from './projection-status';
 import { PROJECTION_GAUGES, PROJECTION_MANAGER, PROJECTION_STATUS } from './projection.tokens';
-
-/** How often a pod that does not project refreshes the head, checkpoint and lag gauges (as the manager does). */
-const GAUGES_REFRESH_MS = 2000;
 
 /**
  * Starts the live projection manager after bootstrap (when PROJECTION_ENABLED) and stops it on
@@ -26,7 +23,7 @@ export class ProjectionLifecycle implements OnApplicationBootstrap, OnModuleDest
   onApplicationBootstrap(): void {
     if (!this.manager) {
       this.logger.info('projection disabled on this pod (PROJECTION_ENABLED=false)');
-      this.gauges?.start(GAUGES_REFRESH_MS);
+      this.gauges?.start(DEFAULT_GAUGE_REFRESH_MS);
       return;
     }
     this.manager.start();
