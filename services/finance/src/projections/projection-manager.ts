@@ -34,7 +34,6 @@ import {
   PROJECTION_LEADER_LOCK_KEY,
   PROJECTION_NAME,
   ProjectionState,
-  readCheckpoint,
 } from './projection-state';
 import { ProjectionStatus, ProjectionStatusReader } from './projection-status';
 import { withTimeout } from '../util/with-timeout';
@@ -427,13 +426,6 @@ export class ProjectionManager {
     if (session === undefined) return;
     // Ending the session releases its advisory lock.
     await withTimeout(session.end(), 2000, 'leader lock connection').catch(() => undefined);
-  }
-
-  // ---------------------------------------------------------------------------------- metrics
-
-  /** Head, checkpoint and lag gauges (every pod, leader or not). */
-  async refreshMetrics(): Promise<void> {
-    await this.gauges.refresh();
   }
 
   private sleep(ms: number): Promise<void> {
