@@ -164,6 +164,13 @@ describe.each(DEPLOYABLE)('%s', (dir) => {
       const drainMs = Number(mainEnv.get('SHUTDOWN_TIMEOUT_MS') ?? DEFAULT_SHUTDOWN_TIMEOUT_MS);
       expect(sleep).toBe(10);
       expect(spec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(sleep + drainMs / 1000 + 5);
+      // Under an Istio sidecar (the canary overlays): the migration container's PostgreSQL traffic bypasses
+      // Envoy (not running yet during init containers), and Envoy keeps draining as long as the pod does.
+      const dbPort = /^port=(\d+)$/m.exec(readFileSync(join(REPO_ROOT, 'k8s/secrets/db.env.example'), 'utf8'))![1];
+      const annotations = tpl!.metadata.annotations ?? {};
+      expect(String(annotations['traffic.sidecar.istio.io/excludeOutboundPorts']).split(',')).toContain(dbPort);
+      const proxyConfig = JSON.parse(annotations['proxy.istio.io/config'] ?? '{}');
+      expect(parseFloat(proxyConfig.terminationDrainDuration)).toBeGreaterThanOrEqual(sleep + drainMs / 1000);
 
       // Selector matches the pod template; HPA-owned workloads set no replicas.
       expect(selects(w.spec.selector.matchLabels, tpl!.metadata.labels)).toBe(true);

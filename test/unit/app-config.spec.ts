@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ConfigError, DEV_JWT_SECRET, loadConfig } from '../../services/finance/src/config/app-config';
 
 const prodBase = {
@@ -63,6 +65,16 @@ describe('loadConfig', () => {
     ['MIGRATE_ON_START', 'maybe', /MIGRATE_ON_START must be true or false/],
   ])('rejects malformed %s=%s', (name, value, message) => {
     expect(problemsOf({ ...prodBase, [name]: value }).join('\n')).toMatch(message);
+  });
+
+  it('refuses the example secret file and the development default as JWT_SECRET in production', () => {
+    const example = readFileSync(join(__dirname, '..', '..', 'k8s', 'secrets', 'jwt.env.example'), 'utf8');
+    const placeholder = /^secret=(.+)$/m.exec(example)?.[1];
+    expect(placeholder?.length).toBeGreaterThanOrEqual(32);
+    for (const secret of [placeholder ?? '', DEV_JWT_SECRET, 'ChangeMe-ChangeMe-ChangeMe-ChangeMe']) {
+      expect(problemsOf({ ...prodBase, JWT_SECRET: secret }).join('\n')).toMatch(/JWT_SECRET is a placeholder/);
+    }
+    expect(problemsOf({ ...prodBase, JWT_SECRET: 'k3Jx9vQ2-random-looking-secret-7PzR4mW8aB' })).toEqual([]);
   });
 
   it('requires a connection string for EventStoreDB', () => {

@@ -71,6 +71,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (production) {
     if (!present(jwtSecret)) problems.push('JWT_SECRET is required in production');
     else if (jwtSecret.length < 32) problems.push('JWT_SECRET must be at least 32 characters');
+    // The example secret files are long enough: an unedited copy must not become a key anyone can read in git.
+    else if (/change_?me/i.test(jwtSecret) || jwtSecret === DEV_JWT_SECRET) {
+      problems.push('JWT_SECRET is a placeholder or the development default: generate one, e.g. openssl rand -base64 48');
+    }
   } else if (!present(jwtSecret)) {
     jwtSecret = DEV_JWT_SECRET;
   }
