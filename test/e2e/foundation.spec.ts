@@ -75,6 +75,13 @@ describe('the service process: probes, metrics, logs and errors', () => {
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get('allow')).toBe('GET');
     expect(await wrongMethod.json()).toMatchObject({ statusCode: 405, error: 'Method Not Allowed' });
+    // Paths with a parameter too (Fastify's findRoute matches route patterns, not request paths).
+    const id = '3f0c6a52-9d0b-4c1e-8a57-0d4f2f1b6e11';
+    const wrongOnInvoice = await fetch(`${service.baseUrl}/invoices/${id}`, { method: 'DELETE' });
+    expect([wrongOnInvoice.status, wrongOnInvoice.headers.get('allow')]).toEqual([405, 'GET']);
+    const wrongOnApprove = await fetch(`${service.baseUrl}/invoices/${id}/approve`);
+    expect([wrongOnApprove.status, wrongOnApprove.headers.get('allow')]).toEqual([405, 'POST']);
+    expect((await fetch(`${service.baseUrl}/invoices/${id}/nope`)).status).toBe(404);
 
     const malformed = await fetch(`${service.baseUrl}/health/live`, {
       method: 'POST',

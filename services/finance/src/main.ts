@@ -14,6 +14,7 @@ import { runMigrationsExclusively } from './database/migration-runner';
 import { featureModules } from './features';
 import { ShutdownState } from './health/shutdown-state';
 import { AllExceptionsFilter } from './http/all-exceptions.filter';
+import { RouteTable } from './http/route-table';
 import { closeConnectionsOnShutdown } from './http/close-connections-on-shutdown';
 import { acceptJsonSentAsForm } from './http/lenient-form-parser';
 import { echoRequestId, requestIdOptions } from './http/request-id';
@@ -58,11 +59,12 @@ async function bootstrap(): Promise<void> {
   });
   app.useLogger(app.get(Logger));
   const fastify = app.getHttpAdapter().getInstance();
+  const routes = RouteTable.recording(fastify);
   acceptJsonSentAsForm(fastify);
   echoRequestId(fastify);
   closeConnectionsOnShutdown(fastify, shutdown);
   installHttpMetrics(fastify, metrics);
-  app.useGlobalFilters(new AllExceptionsFilter(fastify, logger));
+  app.useGlobalFilters(new AllExceptionsFilter(routes, logger));
 
   await app.listen({ port: config.port, host: '0.0.0.0' });
   const metricsServer = await startMetricsServer(metrics, config.metricsPort);

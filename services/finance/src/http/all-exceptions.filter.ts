@@ -1,7 +1,8 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, NotFoundException } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppLogger } from '../logging/root-logger';
+import type { RouteTable } from './route-table';
 
 function statusText(status: number): string {
   return STATUS_CODES[status] ?? 'Error';
@@ -25,7 +26,7 @@ export interface ErrorBody {
 @Catch()
 export class AllExceptionsFilter implements ExceptionFilter {
   constructor(
-    private readonly fastify: FastifyInstance,
+    private readonly routes: RouteTable,
     private readonly logger: AppLogger,
   ) {}
 
@@ -42,7 +43,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
   private describe(exception: unknown, request: FastifyRequest): { status: number; body: ErrorBody; headers: Record<string, string> } {
     if (exception instanceof NotFoundException && !request.routeOptions?.url) {
       const path = request.url.split('?')[0];
-      const allowed = METHODS.filter((method) => method !== request.method && this.fastify.findRoute({ method, url: path }));
+      const allowed = this.routes.methodsFor(path, METHODS).filter((method) => method !== request.method);
       if (allowed.length > 0) {
         return {
           status: HttpStatus.METHOD_NOT_ALLOWED,
