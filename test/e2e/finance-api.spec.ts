@@ -282,6 +282,12 @@ describe('finance write API (compiled service over HTTP)', () => {
       ['impossible due date', { ...INVOICE, dueDate: '2026-02-30' }, 'dueDate', /calendar date/],
       ['no lines', { ...INVOICE, lines: [] }, 'lines', /at least 1/],
       ['a body that is not an object', [INVOICE], 'body', /JSON object/],
+      // PostgreSQL stores neither (text refuses NUL; jsonb refuses both as \u escapes): 400, not a 500 from the append.
+      ['a NUL character in customerId', { ...INVOICE, customerId: 'C-\u0000' }, 'customerId', /NUL/],
+      ['an unpaired surrogate in a description', { ...INVOICE, lines: [{ ...line, description: 'Cement \ud800' }] }, 'lines[0].description', /surrogate/],
+      // Each amount is within the limit; what they compute to is held to it too (bigint columns on the read side).
+      ['a line beyond the largest amount', { ...INVOICE, lines: [{ ...line, quantity: 2, unitPrice: '999999999999999.99' }] }, 'lines[0]', /largest amount/],
+      ['a total beyond the largest amount', { ...INVOICE, lines: [{ ...line, quantity: 1, unitPrice: '900000000000000.00', vatRate: '0.15' }] }, 'lines', /invoice total .* largest amount/],
     ])('POST /invoices: %s', async (_label, body, field, message) => {
       const answer = await post('/invoices', body);
       expect(answer.status).toBe(400);
@@ -303,6 +309,8 @@ describe('finance write API (compiled service over HTTP)', () => {
       ['zero amount', { ...HALF_PAYMENT, amount: '0.00' }, 'amount'],
       ['unknown method', { ...HALF_PAYMENT, method: 'bitcoin' }, 'method'],
       ['paidAt without a zone', { ...HALF_PAYMENT, paidAt: '2026-11-26T10:00:00' }, 'paidAt'],
+      ['paidAt in the year 10000 in UTC', { ...HALF_PAYMENT, paidAt: '9999-12-31T23:00:00-05:00' }, 'paidAt'],
+      ['a NUL character in reference', { ...HALF_PAYMENT, reference: 'TRX-\u0000' }, 'reference'],
     ])('POST /invoices/:id/payments: %s', async (_label, body, field) => {
       const id = await approvedInvoice();
       const answer = await post(`/invoices/${id}/payments`, body);
@@ -319,6 +327,20 @@ describe('finance write API (compiled service over HTTP)', () => {
       ['missing account code', { ...OPENING_CASH, lines: [{ debit: '100.00' }, OPENING_CASH.lines[1]] }, 'lines[0].accountCode'],
       ['missing memo', { ...OPENING_CASH, memo: undefined }, 'memo'],
       ['bad date', { ...OPENING_CASH, date: '26/11/2026' }, 'date'],
+      ['an unpaired surrogate in memo', { ...OPENING_CASH, memo: '\udc00 opening' }, 'memo'],
+      [
+        'debits beyond the largest amount',
+        {
+          ...OPENING_CASH,
+          lines: [
+            { accountCode: '1000', debit: '999999999999999.99' },
+            { accountCode: '1001', debit: '0.01' },
+            { accountCode: '3000', credit: '999999999999999.99' },
+            { accountCode: '3001', credit: '0.01' },
+          ],
+        },
+        'lines',
+      ],
     ])('POST /journal-entries: %s', async (_label, body, field) => {
       const answer = await post('/journal-entries', body);
       expect(answer.status).toBe(400);
@@ -425,6 +447,16 @@ describe('finance write API (compiled service over HTTP)', () => {
       expect(first.status).toBe(422);
       const retry = await post(`/invoices/${id}/payments`, { ...HALF_PAYMENT, amount: '9999.00' }, { headers: { 'idempotency-key': key } });
       expect(retry.status).toBe(422);
+      expect(retry.body).toEqual(first.body);
+    });
+
+    it('stores and replays a 404 for a path id holding a NUL character (stored with U+FFFD in its place)', async () => {
+      const key = randomUUID();
+      const first = await post('/invoices/bad%00id/approve', {}, { headers: { 'idempotency-key': key } });
+      expect(first.status).toBe(404);
+      expect(first.body.message).toContain('bad\ufffdid');
+      const retry = await post('/invoices/bad%00id/approve', {}, { headers: { 'idempotency-key': key } });
+      expect([retry.status, retry.headers.get('idempotent-replayed')]).toEqual([404, 'true']);
       expect(retry.body).toEqual(first.body);
     });
 

@@ -153,6 +153,10 @@ describe('read API (compiled service over HTTP)', () => {
       ['/invoices?limit=abc', 'limit'],
       ['/invoices?cursor=garbage!', 'cursor'],
       ['/invoices?cursor=aW52YWxpZA', 'cursor'],
+      // Shaped like a real cursor, but 30 February does not exist (PostgreSQL would refuse the timestamp).
+      [`/invoices?cursor=${Buffer.from('i1|2026-02-30T00:00:00.000000Z|00000000-0000-4000-8000-000000000000').toString('base64url')}`, 'cursor'],
+      [`/invoices?cursor=${Buffer.from('i1|2026-02-28T24:00:00.000000Z|00000000-0000-4000-8000-000000000000').toString('base64url')}`, 'cursor'],
+      ['/invoices?customerId=C%00', 'customerId'],
       ['/journal-entries?from=2026-13-01', 'from'],
       ['/journal-entries?to=yesterday', 'to'],
       ['/journal-entries?from=2026-12-01&to=2026-11-01', 'from'],

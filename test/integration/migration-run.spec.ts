@@ -83,8 +83,12 @@ describe('npm run migration:run (compiled CLI)', () => {
   it('fills the daily balances from the lines already there, and the trigger adds new lines (re-deliveries add nothing)', async () => {
     const pool = db.pool();
     expect((await runMigrationCli(db.env())).code).toBe(0);
-    // Back to the schema before 1700000005000, with lines written then (no trigger, no daily table).
-    await withDataSource(db, 'test-undo', (dataSource) => dataSource.undoLastMigration());
+    // Back to the schema before 1700000005000, with lines written then (no trigger, no daily table):
+    // 1700000006000 (numeric daily balances) is undone first, then 1700000005000.
+    await withDataSource(db, 'test-undo', async (dataSource) => {
+      await dataSource.undoLastMigration();
+      await dataSource.undoLastMigration();
+    });
     expect((await pool.query(`SELECT to_regclass('account_daily_balance_read_model') AS t`)).rows[0].t).toBeNull();
     const insertLines = (rows: string) =>
       pool.query(`INSERT INTO journal_entry_line_read_model (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date)

@@ -360,6 +360,44 @@ describe.each([
   });
 });
 
+describe('daily balances beyond a bigint (PostgreSQL event store)', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await postgresHarness();
+  });
+
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('the live projection and a rollback both keep the exact sum of 93 largest-amount entries on one day and account', async () => {
+    const b = new FinanceEventBuilder('tenant-big');
+    const largest = (10n ** 17n - 1n).toString(); // 999999999999999.99, the largest amount the API takes
+    const entry = (): EventSpec =>
+      b.journalEntry({ date: '2026-11-26', lines: [{ accountCode: '1000', debitMinor: largest, creditMinor: '0' }, { accountCode: '3000', debitMinor: '0', creditMinor: largest }] });
+    // 93 of them pass 2^63 - 1: a bigint balance failed the projection's batch on every retry, for every tenant.
+    await appendSpecs(h.store, [...Array.from({ length: 93 }, entry), b.journalEntry({ date: '2026-11-27' })]);
+    const sum = (93n * (10n ** 17n - 1n)).toString();
+    const balances = async () =>
+      (await h.pool.query(`SELECT account_code, debit_minor::text AS debit, credit_minor::text AS credit FROM account_daily_balance_read_model WHERE entry_date = '2026-11-26' ORDER BY 1`)).rows;
+    const expected = [
+      { account_code: '1000', debit: sum, credit: '0' },
+      { account_code: '3000', debit: '0', credit: sum },
+    ];
+
+    await projectToHead(h);
+    expect(await balances()).toEqual(expected);
+
+    const rollback = service(h);
+    const started = await rollback.requestRollback({ targetVersion: (await h.store.headPosition()).toString(), requestedBy: 'ops', tenantId: 't' });
+    await rollback.whenIdle();
+    expect(await rollback.getOperation(started.operationId)).toMatchObject({ status: 'succeeded', error: null });
+    expect(await balances()).toEqual(expected);
+    expect((await rollback.verify()).ok).toBe(true);
+  });
+});
+
 /** Every row of the five read-model tables as JSON, in key order. */
 async function tableDumps(pool: Pool): Promise<Record<string, unknown[]>> {
   const out: Record<string, unknown[]> = {};

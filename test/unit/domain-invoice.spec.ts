@@ -1,4 +1,4 @@
-import { DomainError, NotFoundError } from '../../services/finance/src/domain/errors';
+import { DomainError, NotFoundError, ValidationError } from '../../services/finance/src/domain/errors';
 import { ACCOUNTS, FinanceEvent, InvoiceApproved, InvoiceCancelled, InvoiceCreated, PaymentRecorded } from '../../services/finance/src/domain/events';
 import {
   CreateInvoice,
@@ -127,6 +127,24 @@ describe('invoice decider: create', () => {
     );
     const { state } = run([createCommand()]);
     expectDomainError(() => decideInvoice(createCommand(), state), 'INVOICE_ALREADY_EXISTS');
+  });
+
+  it('refuses a line or a total beyond the largest amount, naming the line or the lines', () => {
+    const fieldOf = (lines: CreateInvoice['data']['lines']): string => {
+      try {
+        decideInvoice(createCommand({ lines }), initialInvoiceState());
+      } catch (error) {
+        expect(error).toBeInstanceOf(ValidationError);
+        return (error as ValidationError).field;
+      }
+      throw new Error('expected a ValidationError');
+    };
+    const max = 10n ** 17n - 1n;
+    const small = { description: 'bolt', quantityMilli: 1000n, unitPriceMinor: 100n, vatRateBp: 0 };
+    expect(fieldOf([small, { description: 'steel', quantityMilli: 2000n, unitPriceMinor: max, vatRateBp: 0 }])).toBe('lines[1]');
+    expect(fieldOf([{ description: 'steel', quantityMilli: 1000n, unitPriceMinor: max, vatRateBp: 1 }])).toBe('lines');
+    const [created] = decideInvoice(createCommand({ lines: [{ description: 'steel', quantityMilli: 1000n, unitPriceMinor: max, vatRateBp: 0 }] }), initialInvoiceState());
+    expect(created.type === 'InvoiceCreated' && created.data.totalMinor).toBe(max.toString());
   });
 
   it('commands on a missing invoice are NotFound', () => {

@@ -1,4 +1,4 @@
-import { DomainError } from '../../services/finance/src/domain/errors';
+import { DomainError, ValidationError } from '../../services/finance/src/domain/errors';
 import { decideJournal, evolveJournal, foldJournal, initialJournalState, JournalLineInput, PostJournalEntry } from '../../services/finance/src/domain/journal';
 
 function post(lines: JournalLineInput[]): PostJournalEntry {
@@ -50,6 +50,19 @@ describe('journal decider', () => {
       expect((error as DomainError).code).toBe('JOURNAL_UNBALANCED');
       expect((error as DomainError).details).toEqual({ totalDebit: '100.00', totalCredit: '99.99' });
     }
+  });
+
+  it('refuses debits (and credits) that total more than the largest amount, naming lines', () => {
+    const max = 10n ** 17n - 1n;
+    try {
+      decideJournal(post([dr('1000', max), dr('1001', 1n), cr('3000', max), cr('3001', 1n)]), initialJournalState());
+      throw new Error('expected a ValidationError');
+    } catch (error) {
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).field).toBe('lines');
+      expect((error as ValidationError).message).toMatch(/debits is 1000000000000000.00 exceeds the largest amount/);
+    }
+    expect(decideJournal(post([dr('1000', max), cr('3000', max)]), initialJournalState())).toHaveLength(1);
   });
 
   it('rejects fewer than two lines', () => {

@@ -10,6 +10,8 @@ import {
   parseDate,
   parseQuantity,
   parseTimestamp,
+  MAX_AMOUNT_MINOR,
+  checkAmountLimit,
   parseVatRate,
 } from '../../services/finance/src/domain/money';
 
@@ -203,5 +205,22 @@ describe('currency, dates and timestamps', () => {
     for (const bad of ['2026-11-26', '2026-11-26T10:00:00', 'yesterday', '2026-11-26T25:00:00Z', '2026-02-30T10:00:00Z']) {
       expect(validationField(() => parseTimestamp(bad, 'paidAt')).field).toBe('paidAt');
     }
+  });
+
+  it('refuses a timestamp that is in the year 10000 once in UTC (toISOString would write "+010000-...")', () => {
+    expect(parseTimestamp('9999-12-31T18:59:59-05:00', 'paidAt')).toBe('9999-12-31T23:59:59.000Z');
+    expect(validationField(() => parseTimestamp('9999-12-31T23:00:00-05:00', 'paidAt'))).toEqual({
+      field: 'paidAt',
+      message: expect.stringMatching(/before the year 10000 in UTC/),
+    });
+  });
+
+  it('holds computed amounts to the largest amount the API accepts', () => {
+    expect(MAX_AMOUNT_MINOR).toBe(parseAmount('999999999999999.99', 'amount'));
+    expect(() => checkAmountLimit(MAX_AMOUNT_MINOR, 'lines', 'the total is')).not.toThrow();
+    expect(validationField(() => checkAmountLimit(MAX_AMOUNT_MINOR + 1n, 'lines', 'the total is'))).toEqual({
+      field: 'lines',
+      message: 'lines: the total is 1000000000000000.00 exceeds the largest amount, 999999999999999.99',
+    });
   });
 });

@@ -240,6 +240,37 @@ describe('finance projector', () => {
     expect(batch.lastPosition).toBe(10n);
   });
 
+  it('skips, as malformed, what PostgreSQL would refuse: entry totals beyond a bigint, NUL characters in text', () => {
+    const { b, r } = fresh();
+    const max = 9223372036854775807n;
+    const half = (max / 2n + 1n).toString(); // two such lines sum past a bigint; each fits one
+    const events = r.recordAll([
+      b.journalEntry({
+        lines: [
+          { accountCode: '1000', debitMinor: half, creditMinor: '0' },
+          { accountCode: '1001', debitMinor: half, creditMinor: '0' },
+          { accountCode: '3000', debitMinor: '0', creditMinor: half },
+          { accountCode: '3001', debitMinor: '0', creditMinor: half },
+        ],
+      }),
+      b.journalEntry({ memo: 'Opening\u0000cash' }),
+      b.journalEntry({ lines: [{ accountCode: '10\u000000', debitMinor: '1', creditMinor: '0' }, { accountCode: '3000', debitMinor: '0', creditMinor: '1' }] }),
+      b.createInvoice({ invoiceId: INV }),
+      b.approve(INV),
+      b.pay(INV, 100n, { paymentId: PAY1, reference: 'TRX\u0000' }),
+      b.journalEntry(),
+    ]);
+    const batch = projectBatch(events, new Map());
+    expect(batch.problems.map((p) => [p.position, p.reason])).toEqual([
+      [1n, expect.stringMatching(/exceed a PostgreSQL bigint/)],
+      [2n, expect.stringMatching(/memo contains a NUL/)],
+      [3n, expect.stringMatching(/accountCode must be a non-empty string without NUL/)],
+      [6n, expect.stringMatching(/reference contains a NUL/)],
+    ]);
+    expect(batch.payments).toEqual([]);
+    expect(batch.journalEntries).toHaveLength(2); // the approval's posting and the last, well-formed entry
+  });
+
   it('keeps tenants apart and lists the invoices a batch references', () => {
     const a = new FinanceEventBuilder('tenant-a');
     const bb = new FinanceEventBuilder('tenant-b');

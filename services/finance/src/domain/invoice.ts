@@ -5,7 +5,7 @@
 import { Decider, fold } from './decider';
 import { DomainError, NotFoundError } from './errors';
 import type { FinanceEvent, InvoiceLine, PaymentMethod } from './events';
-import { formatMinor, fromMinorString, lineAmounts, toMinorString } from './money';
+import { checkAmountLimit, formatMinor, fromMinorString, lineAmounts, toMinorString } from './money';
 import { approvalPostings, paymentPostings, reversalPostings } from './postings';
 
 export type InvoiceStatus = 'DRAFT' | 'APPROVED' | 'PARTIALLY_PAID' | 'PAID' | 'CANCELLED';
@@ -150,8 +150,9 @@ function create({ data }: CreateInvoice, state: InvoiceState): InvoiceEvent[] {
   if (data.lines.length === 0) throw new DomainError('INVOICE_NO_LINES', 'An invoice needs at least one line');
   let subtotal = 0n;
   let vat = 0n;
-  const lines: InvoiceLine[] = data.lines.map((line) => {
+  const lines: InvoiceLine[] = data.lines.map((line, index) => {
     const amounts = lineAmounts(line.quantityMilli, line.unitPriceMinor, line.vatRateBp);
+    checkAmountLimit(amounts.netMinor, `lines[${index}]`, 'quantity × unitPrice is');
     subtotal += amounts.netMinor;
     vat += amounts.vatMinor;
     return {
@@ -164,6 +165,7 @@ function create({ data }: CreateInvoice, state: InvoiceState): InvoiceEvent[] {
     };
   });
   const total = subtotal + vat;
+  checkAmountLimit(total, 'lines', 'the invoice total is');
   if (total <= 0n) throw new DomainError('INVOICE_TOTAL_ZERO', 'An invoice total must be greater than 0.00');
   return [
     {

@@ -2,7 +2,7 @@
 import { Decider, fold } from './decider';
 import { DomainError } from './errors';
 import type { FinanceEvent, PostingLine } from './events';
-import { formatMinor, toMinorString } from './money';
+import { checkAmountLimit, formatMinor, toMinorString } from './money';
 
 export interface JournalLineInput {
   accountCode: string;
@@ -51,6 +51,8 @@ export function decideJournal(command: JournalCommand, state: JournalState): Jou
     credits += line.creditMinor;
     return { accountCode: line.accountCode, debitMinor: toMinorString(line.debitMinor), creditMinor: toMinorString(line.creditMinor) };
   });
+  checkAmountLimit(debits, 'lines', 'the total of the debits is');
+  checkAmountLimit(credits, 'lines', 'the total of the credits is');
   if (debits !== credits) {
     throw new DomainError('JOURNAL_UNBALANCED', `Total debits ${formatMinor(debits)} do not equal total credits ${formatMinor(credits)}`, {
       totalDebit: formatMinor(debits),

@@ -28,6 +28,20 @@ const CURRENCY_PATTERN = /^[A-Z]{3}$/;
 const DATE_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
 const TIMESTAMP_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
+/**
+ * The largest amount the API accepts (999999999999999.99) in minor units. Computed amounts (a line's
+ * net and VAT, an invoice's total, a journal entry's debits) are held to it too: every amount the
+ * service stores then fits a PostgreSQL bigint with room to spare, and can be written back as an input.
+ */
+export const MAX_AMOUNT_MINOR = 10n ** 17n - 1n;
+
+/** Throws a ValidationError naming `field` when a computed amount exceeds MAX_AMOUNT_MINOR. */
+export function checkAmountLimit(minor: bigint, field: string, what: string): void {
+  if (minor > MAX_AMOUNT_MINOR) {
+    throw new ValidationError({ field, message: `${what} ${formatMinor(minor)} exceeds the largest amount, ${formatMinor(MAX_AMOUNT_MINOR)}` });
+  }
+}
+
 export interface AmountOptions {
   /** Whether "0" / "0.00" is acceptable (default true). */
   allowZero?: boolean;
@@ -186,7 +200,11 @@ export function parseTimestamp(value: unknown, field: string): string {
   const time = Date.parse(value);
   if (Number.isNaN(time)) throw new ValidationError({ field, message: `is not a valid timestamp (got "${truncate(value)}")` });
   parseDate(value.slice(0, 10), field);
-  return new Date(time).toISOString();
+  const utc = new Date(time).toISOString();
+  // 9999-12-31T23:00:00-05:00 is in the year 10000 in UTC, which toISOString writes "+010000-...":
+  // not a timestamp the read side (or ISO 8601's basic form) accepts.
+  if (!/^\d{4}-/.test(utc)) throw new ValidationError({ field, message: `must be before the year 10000 in UTC (got "${truncate(value)}")` });
+  return utc;
 }
 
 function truncate(text: string): string {

@@ -194,7 +194,7 @@ function onPaymentRecorded(state: FoldState, event: RecordedEvent): void {
   const paymentId = requireUuid(d.paymentId, 'paymentId');
   const amountMinor = requireMinor(d.amountMinor, 'amountMinor');
   const method = requireString(d.method, 'method');
-  const reference = typeof d.reference === 'string' ? d.reference : '';
+  const reference = typeof d.reference === 'string' ? storable(d.reference, 'reference') : '';
   const paidAt = requireTimestamp(d.paidAt, 'paidAt');
   const entry = impliedEntry(event, 'payment', paymentId, row.tenantId, row.currency, paidAt, `Payment for invoice ${id}`);
   row.amountPaidMinor += amountMinor;
@@ -224,7 +224,7 @@ function onJournalEntryPosted(state: FoldState, event: RecordedEvent): void {
   const tenantId = requireTenant(event);
   const entryDate = requireDate(d.date, 'date');
   const currency = requireString(d.currency, 'currency');
-  const memo = typeof d.memo === 'string' ? d.memo : '';
+  const memo = typeof d.memo === 'string' ? storable(d.memo, 'memo') : '';
   const entry = buildEntry(id, tenantId, 'manual', null, entryDate, memo, currency, d.lines, 'lines', event);
   emitEntry(state, entry);
 }
@@ -311,7 +311,9 @@ function buildEntry(
     const raw = rawLines[i] as Data | null;
     if (raw === null || typeof raw !== 'object') throw new Malformed(`${field}[${i}] must be an object`);
     const accountCode = raw.accountCode;
-    if (typeof accountCode !== 'string' || accountCode === '') throw new Malformed(`${field}[${i}].accountCode must be a non-empty string`);
+    if (typeof accountCode !== 'string' || accountCode === '' || accountCode.includes(NUL)) {
+      throw new Malformed(`${field}[${i}].accountCode must be a non-empty string without NUL characters`);
+    }
     const debitMinor = raw.debitMinor === undefined ? 0n : minorOrUndefined(raw.debitMinor);
     const creditMinor = raw.creditMinor === undefined ? 0n : minorOrUndefined(raw.creditMinor);
     if (debitMinor === undefined) throw new Malformed(`${field}[${i}].debitMinor must be non-negative minor units`);
@@ -320,6 +322,9 @@ function buildEntry(
     totalCreditMinor += creditMinor;
     lines[i] = { lineNo: i + 1, accountCode, debitMinor, creditMinor };
   }
+  // The entry's totals are stored in bigint columns too: an entry whose lines sum beyond them (the
+  // domain refuses such entries; an older build did not) is skipped, not left to fail the batch forever.
+  if (totalDebitMinor > MAX_INT8 || totalCreditMinor > MAX_INT8) throw new Malformed(`journal entry ${id} totals exceed a PostgreSQL bigint`);
   if (totalDebitMinor !== totalCreditMinor) {
     throw new Malformed(`journal entry ${id} is not balanced (debits ${totalDebitMinor}, credits ${totalCreditMinor})`);
   }
@@ -387,11 +392,21 @@ function requireUuid(value: unknown, field: string): string {
 function requireTenant(event: RecordedEvent): string {
   const tenantId = (event.metadata as { tenantId?: unknown } | undefined)?.tenantId;
   if (typeof tenantId !== 'string' || tenantId === '') throw new Malformed('metadata.tenantId is missing');
-  return tenantId;
+  return storable(tenantId, 'metadata.tenantId');
 }
 
 function requireString(value: unknown, field: string): string {
   if (typeof value !== 'string' || value === '') throw new Malformed(`${field} must be a non-empty string`);
+  return storable(value, field);
+}
+
+/**
+ * PostgreSQL refuses NUL in text. The API refuses it too, but an event store may hold such text
+ * (EventStoreDB takes any JSON), and one such event would fail its batch on every retry.
+ */
+const NUL = '\u0000';
+function storable(value: string, field: string): string {
+  if (value.includes(NUL)) throw new Malformed(`${field} contains a NUL character`);
   return value;
 }
 

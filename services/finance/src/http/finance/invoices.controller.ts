@@ -8,6 +8,7 @@ import type { Principal } from '../auth/principal';
 import { parseApproveInvoice, parseCancelInvoice, parseCreateInvoice, parseEntityId, parseRecordPayment } from './request-parsing';
 import { invoiceBody, paymentBody } from './response-mapping';
 import { WriteRequestHandler } from './write-request.handler';
+import { storableText } from '../storable-text';
 
 /**
  * Invoice commands. All routes need a bearer token; its tenantId scopes everything: another tenant's
@@ -96,6 +97,7 @@ export class InvoicesController {
 /** A path id that is not a UUID cannot name an invoice: 404 like any unknown id. */
 function invoiceId(raw: string): string {
   const id = parseEntityId(raw);
-  if (!id) throw new NotFoundError('INVOICE_NOT_FOUND', raw.slice(0, 64));
+  // Echoed in the 404, which an Idempotency-Key stores: only storable text.
+  if (!id) throw new NotFoundError('INVOICE_NOT_FOUND', storableText(raw.slice(0, 64)));
   return id;
 }

@@ -14,6 +14,7 @@ import { parseAmount, parseCurrency, parseDate, parseQuantity, parseTimestamp, p
 import type { CreateInvoiceInput, RecordPaymentInput } from '../../application/invoice.service';
 import type { PostJournalEntryInput } from '../../application/journal.service';
 import type { CreateInvoiceLine } from '../../domain/invoice';
+import { hasUnstorableCharacters, UNSTORABLE_MESSAGE } from '../storable-text';
 
 export const PAYMENT_METHODS: readonly PaymentMethod[] = ['cash', 'bank_transfer', 'cheque', 'mobile_banking'];
 export const MAX_LINES = 500;
@@ -57,14 +58,18 @@ function requiredText(value: unknown, field: string, maxLength: number): string 
   if (value === undefined || value === null) throw new ValidationError({ field, message: 'is required' });
   if (typeof value !== 'string') throw new ValidationError({ field, message: 'must be a string' });
   if (value.trim() === '') throw new ValidationError({ field, message: 'must not be blank' });
-  if (value.length > maxLength) throw new ValidationError({ field, message: `must be at most ${maxLength} characters` });
-  return value.trim();
+  return checkedText(value, field, maxLength);
 }
 
 function optionalText(value: unknown, field: string, maxLength: number): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string') throw new ValidationError({ field, message: 'must be a string' });
+  return checkedText(value, field, maxLength);
+}
+
+function checkedText(value: string, field: string, maxLength: number): string {
   if (value.length > maxLength) throw new ValidationError({ field, message: `must be at most ${maxLength} characters` });
+  if (hasUnstorableCharacters(value)) throw new ValidationError({ field, message: UNSTORABLE_MESSAGE });
   return value.trim();
 }
 

@@ -4,6 +4,7 @@ import type { EventStore } from '../../event-store/event-store';
 import { EventStoreTimer, InstrumentedEventStore, unwrapEventStore } from '../../event-store/instrumented-event-store';
 import { PostgresEventStore } from '../../event-store/postgres-event-store';
 import { IdempotencyKeyInProgressError, IdempotencyKeyReusedError } from './idempotency.errors';
+import { storableText } from '../storable-text';
 
 /** What identifies one request under a key: the tenant, the key, and the request it was first used for. */
 export interface IdempotencyScope {
@@ -94,7 +95,7 @@ export class IdempotencyService {
           await client.query(
             `UPDATE idempotency_keys SET response_status = $3, response_body = $4::jsonb, completed_at = now()
              WHERE tenant_id = $1 AND idempotency_key = $2`,
-            [scope.tenantId, scope.key, answer.status, JSON.stringify(answer.body ?? null)],
+            [scope.tenantId, scope.key, answer.status, JSON.stringify(answer.body ?? null, storableStrings)],
           );
           await client.query('COMMIT');
           return { ...answer, replayed: false };
@@ -177,6 +178,11 @@ function tokenOf(scope: Pick<IdempotencyScope, 'tenantId' | 'key'>, fingerprint:
 }
 
 /** sha256 over method, path and the body with object keys sorted (key order and whitespace do not matter). */
+/** JSON.stringify replacer: an answer echoing unstorable input is stored (and replayed) with U+FFFD in its place. */
+function storableStrings(_key: string, value: unknown): unknown {
+  return typeof value === 'string' ? storableText(value) : value;
+}
+
 export function requestFingerprint(scope: Pick<IdempotencyScope, 'method' | 'path' | 'body'>): string {
   return createHash('sha256').update(`${scope.method.toUpperCase()} ${scope.path}\n${canonicalJson(scope.body)}`).digest('hex');
 }

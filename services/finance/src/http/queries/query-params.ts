@@ -6,6 +6,7 @@ import { isCalendarDate } from '../../domain/calendar-date';
 import { ValidationError } from '../../domain/errors';
 import { INVOICE_STATUSES, InvoiceStatus, JOURNAL_SOURCES, JournalSource } from '../../projections/read-model-rows';
 import { parseEntityId, UUID_PATTERN } from '../finance/request-parsing';
+import { hasUnstorableCharacters, UNSTORABLE_MESSAGE } from '../storable-text';
 
 export const DEFAULT_PAGE_LIMIT = 50;
 export const MAX_PAGE_LIMIT = 200;
@@ -44,7 +45,8 @@ export interface DateRangeQuery {
   to?: string;
 }
 
-const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+/** Groups: date, hour, minute, second. */
+const CURSOR_TIME = /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2}):(\d{2})\.\d{6}Z$/;
 
 /** A path id: a uuid in lower case, or undefined (the caller answers 404: it cannot exist). */
 export function parseId(value: unknown): string | undefined {
@@ -118,8 +120,14 @@ export function encodeInvoiceCursor(cursor: InvoiceCursor): string {
 
 export function decodeInvoiceCursor(value: string): InvoiceCursor {
   const parts = decodeCursor(value, 'i1');
-  if (parts === undefined || !CURSOR_TIME.test(parts[0]) || !UUID_PATTERN.test(parts[1])) throw badCursor();
+  if (parts === undefined || !isCursorTime(parts[0]) || !UUID_PATTERN.test(parts[1])) throw badCursor();
   return { createdAt: parts[0], id: parts[1] };
+}
+
+/** A time PostgreSQL accepts as timestamptz: shaped like the ones this API writes, and one that exists (not 2026-02-30 or 24:00). */
+function isCursorTime(value: string): boolean {
+  const m = CURSOR_TIME.exec(value);
+  return m !== null && isCalendarDate(m[1]) && Number(m[2]) <= 23 && Number(m[3]) <= 59 && Number(m[4]) <= 59;
 }
 
 export function encodeJournalCursor(cursor: JournalCursor): string {
@@ -148,6 +156,7 @@ function single(value: unknown, field: string): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (Array.isArray(value)) throw new ValidationError({ field, message: 'must be given once' });
   if (typeof value !== 'string') throw new ValidationError({ field, message: 'must be a string' });
+  if (hasUnstorableCharacters(value)) throw new ValidationError({ field, message: UNSTORABLE_MESSAGE });
   return value.trim();
 }
 
