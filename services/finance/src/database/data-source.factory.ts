@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import type { Pool } from 'pg';
 import type { DatabaseConfig } from '../config/app-config';
+import { deadPeerDetectionOptions } from './dead-peer-detection';
 
 /** Compiled (dist) and source (jest) layouts both resolve: migrations/ sits at the project root. */
 const PROJECT_ROOT = join(__dirname, '..', '..', '..', '..');
@@ -27,6 +28,10 @@ export function createDataSource(db: DatabaseConfig, applicationName = 'finance-
       // Bounded waits: a dead database must surface as an error, not a hung request or probe.
       connectionTimeoutMillis: 2000,
       idleTimeoutMillis: 30000,
+      // A dead peer is noticed on both ends: the server drops a vanished pod's sessions (and locks), and
+      // the client's keepalive notices a vanished server.
+      options: deadPeerDetectionOptions(),
+      keepAlive: true,
     },
   });
 }
