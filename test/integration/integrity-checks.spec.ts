@@ -80,6 +80,21 @@ describe('integrity checks (journal entries in two halves)', () => {
     }
   });
 
+  it("reads the stored checkpoint in the same statement as the rows' positions (a swap moves both at once)", async () => {
+    await entry(LOW, 500, 500, [[500, 0], [0, 500]]); // its row holds position 1
+    const positionCheck = async () =>
+      (await runIntegrityChecks([pool], LIVE_TABLES, { checkpoint: 'stored', head: async () => 10n })).checks.find((c) => c.name === 'checkpoint_not_beyond_head')!;
+    const before = (await pool.query(`SELECT position FROM projection_checkpoint`)).rows[0].position;
+    try {
+      await pool.query(`UPDATE projection_checkpoint SET position = 1`);
+      expect(await positionCheck()).toMatchObject({ ok: true, details: { checkpoint: '1', head: '10', highestRowPosition: '1' } });
+      await pool.query(`UPDATE projection_checkpoint SET position = 0`);
+      expect(await positionCheck()).toMatchObject({ ok: false, sample: ['rows hold events up to position 1, beyond the checkpoint 0'] });
+    } finally {
+      await pool.query(`UPDATE projection_checkpoint SET position = $1`, [before]);
+    }
+  });
+
   it('reports daily balances that disagree with the lines (and the trial balance read from them)', async () => {
     await entry(LOW, 500, 500, [[500, 0], [0, 500]]);
     await entry(HIGH, 900, 900, [[900, 0], [0, 900]]);

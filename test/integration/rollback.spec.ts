@@ -606,6 +606,19 @@ describe('rollback safety (PostgreSQL event store)', () => {
     await expect(rollback.requestRollback({ targetVersion: 1, requestedBy: 'ops', tenantId: 't' })).rejects.toThrow(/shutting down/);
   });
 
+  it('a rollback requested while the service starts shutting down is aborted too, not left running', async () => {
+    const before = await snapshot();
+    const rollback = service(h);
+    const requested = rollback.requestRollback({ targetVersion: events[20].position.toString(), requestedBy: 'ops', tenantId: 't' });
+    const closed = rollback.close('the service is shutting down'); // while the request is under way
+    const { operationId } = await requested;
+    await closed;
+    const op = (await rollback.getOperation(operationId))!;
+    expect(op).toMatchObject({ status: 'failed' });
+    expect(op.error).toMatch(/aborted: the service is shutting down/);
+    expect(await snapshot()).toEqual(before);
+  });
+
   it('the swap waits for readers holding the live tables (retrying with a short lock timeout), or gives up and keeps the old model', async () => {
     const reader = await h.pool.connect();
     try {

@@ -3,12 +3,14 @@
  * tables, and by every rollback on its rebuilt shadow tables before they go live.
  *
  * Each check is one SQL statement, so it sees one consistent snapshot even while the live projection
- * keeps committing batches (a batch's rows and checkpoint commit together). The position check reads
- * the rows' highest position first, then the checkpoint, then the head: each read is at least as new
- * as the one before, so a moving projection cannot make it fail spuriously.
+ * keeps committing batches (a batch's rows and checkpoint commit together) or a rollback swaps the
+ * tables. The position check reads the rows' highest position and the stored checkpoint in one
+ * statement, then the head, which only grows: neither a moving projection nor a swap can make it fail
+ * spuriously.
  */
 import type { Position } from '../event-store/position';
 import { formatMinor } from '../domain/money';
+import { PROJECTION_NAME } from '../projections/projection-state';
 import type { ReadModelTables } from '../projections/read-model-rows';
 import { quoteTable } from '../projections/read-model-writer';
 import { runSpread } from './sql-lane';
@@ -36,8 +38,13 @@ export interface SqlRunner {
 }
 
 export interface PositionSources {
-  /** The checkpoint the read model is (or will be) paired with. */
-  checkpoint(): Promise<Position>;
+  /**
+   * The checkpoint the read model is (or will be) paired with. 'stored': the projection's checkpoint row,
+   * read in the same statement as the rows' positions. A rollback's swap moves the tables and the
+   * checkpoint (down) in one transaction; read in two statements, they could straddle it and report a
+   * healthy model as rows beyond the checkpoint.
+   */
+  checkpoint: 'stored' | (() => Promise<Position>);
   /** The event store's head. */
   head(): Promise<Position>;
 }
@@ -177,12 +184,19 @@ async function positionCheck(
   t: { invoices: string; payments: string; entries: string },
   positions: PositionSources,
 ): Promise<IntegrityCheck> {
-  const { rows } = await runner.query<{ max: string | null }>(
+  const stored = positions.checkpoint === 'stored';
+  const { rows } = await runner.query<{ max: string | null; checkpoint: string | null }>(
     `SELECT greatest((SELECT max(last_position) FROM ${t.invoices}), (SELECT max(position) FROM ${t.payments}),
-                     (SELECT max(position) FROM ${t.entries}))::text AS max`,
+                     (SELECT max(position) FROM ${t.entries}))::text AS max,
+            ${stored ? `(SELECT position::text FROM projection_checkpoint WHERE name = $1)` : 'NULL::text'} AS checkpoint`,
+    stored ? [PROJECTION_NAME] : [],
   );
   const highestRow = rows[0]?.max === null || rows[0]?.max === undefined ? null : BigInt(rows[0].max);
-  const checkpoint = await positions.checkpoint();
+  let checkpoint: Position;
+  if (positions.checkpoint !== 'stored') checkpoint = await positions.checkpoint();
+  else if (rows[0]?.checkpoint) checkpoint = BigInt(rows[0].checkpoint);
+  else throw new Error(`projection_checkpoint has no row '${PROJECTION_NAME}'`);
+  // Read last: the head only grows, so it is at least as new as the checkpoint read before it.
   const head = await positions.head();
   const problems: string[] = [];
   if (checkpoint > head) problems.push(`checkpoint ${checkpoint} is beyond the event store head ${head}`);

@@ -115,6 +115,7 @@ export class ProjectionRollbackService {
   /** Who runs rollbacks here (recorded on the operation). */
   private readonly runner = `${hostname()}:${process.pid}`;
   private active: ActiveRollback | undefined;
+  private readonly pendingRequests = new Set<Promise<unknown>>();
   private recovering: Promise<string[]> | undefined;
   private watchTimer: NodeJS.Timeout | undefined;
   private lastWatchError: string | undefined;
@@ -132,6 +133,17 @@ export class ProjectionRollbackService {
    */
   async requestRollback(request: RollbackRequest): Promise<RollbackOperationView> {
     if (this.closed) throw new ProjectionStateError('SHUTTING_DOWN', 'the service is shutting down', 'unknown');
+    // close() waits for requests under way: one that started its rollback after close() looked would run on alone.
+    const pending = this.startRollback(request);
+    this.pendingRequests.add(pending);
+    try {
+      return await pending;
+    } finally {
+      this.pendingRequests.delete(pending);
+    }
+  }
+
+  private async startRollback(request: RollbackRequest): Promise<RollbackOperationView> {
     const target = parsePosition(request.targetVersion);
     if (target === undefined) {
       throw new RollbackRequestError(
@@ -229,14 +241,14 @@ export class ProjectionRollbackService {
 
   /** The integrity checks on the live read model. */
   async verify(): Promise<VerifyResult> {
-    let checkpoint = START_POSITION;
     let head = START_POSITION;
     const pool = this.deps.pool;
     const report = await runIntegrityChecks([pool, pool, pool], LIVE_TABLES, {
-      checkpoint: async () => (checkpoint = await readCheckpoint(pool)),
+      checkpoint: 'stored',
       head: async () => (head = await this.deps.eventStore.headPosition()),
     });
-    return { ...report, checkpoint: checkpoint.toString(), head: head.toString() };
+    const positions = report.checks.find((c) => c.name === 'checkpoint_not_beyond_head')?.details;
+    return { ...report, checkpoint: String(positions?.checkpoint), head: head.toString() };
   }
 
   /** held (or paused) → running. 409 while a rollback rebuilds. */
@@ -306,6 +318,7 @@ export class ProjectionRollbackService {
     this.closed = true;
     if (this.watchTimer) clearInterval(this.watchTimer);
     this.watchTimer = undefined;
+    await Promise.allSettled(this.pendingRequests);
     const active = this.active;
     if (active) {
       active.abort.abort(new Error(reason));
