@@ -1,6 +1,8 @@
 import { signToken } from '../../services/finance/src/http/auth/token';
 import { createTestDatabase, TestDatabase } from '../support/database';
-import { ServiceProcess, startService, TEST_JWT_SECRET } from '../support/service-process';
+import { Client } from 'pg';
+import { tempDataDir } from '../support/postgres-process';
+import { freePort, ServiceProcess, startService, TEST_JWT_SECRET } from '../support/service-process';
 import { waitFor } from '../support/wait-for';
 
 const journalEntry = {
@@ -67,6 +69,55 @@ describe('SIGTERM', () => {
     expect(Date.now() - terminatedAt).toBeLessThan(30000);
     const stored = await pool.query('SELECT count(*)::int AS n FROM events WHERE stream_id = $1', [`journal-${id}`]);
     expect(stored.rows[0].n).toBe(1);
+    expect(service.output()).toMatch(/shutdown complete/);
+  });
+});
+
+describe('SIGTERM with the embedded PostgreSQL (npm start)', () => {
+  let service: ServiceProcess;
+  let pgPort: number;
+
+  beforeAll(async () => {
+    pgPort = await freePort();
+    // No DATABASE_HOST: the service starts its own PostgreSQL, whose package listens for SIGTERM too.
+    service = await startService({ EMBEDDED_PG_DATA_DIR: tempDataDir('finance-shutdown-'), EMBEDDED_PG_PORT: String(pgPort), PROJECTION_ENABLED: 'false' }, { timeoutMs: 90_000 });
+  }, 120_000);
+
+  afterAll(async () => {
+    await service?.kill();
+  });
+
+  it('drains the in-flight request before stopping PostgreSQL, ignores a second SIGTERM, and exits 0', async () => {
+    const token = signToken({ tenantId: 'tenant-drain', roles: [] }, TEST_JWT_SECRET);
+    const blocker = new Client({ host: '127.0.0.1', port: pgPort, user: 'postgres', password: 'postgres', database: 'finance' });
+    await blocker.connect();
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE events IN ACCESS EXCLUSIVE MODE');
+      const inFlight = fetch(`${service.baseUrl}/journal-entries`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(journalEntry),
+      });
+      await waitFor(async () => {
+        const { rows } = await blocker.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`);
+        return rows[0].n > 0;
+      }, 10000, 'the append to wait on the lock');
+
+      service.process.kill('SIGTERM');
+      await waitFor(async () => (await readinessStatus(service.baseUrl)) !== 200, 2000, 'readiness to stop answering 200');
+      service.process.kill('SIGTERM'); // a repeated signal must not cut the drain short
+      await waitFor(async () => /already shutting down/.test(service.output()), 5000, 'the second SIGTERM to be logged');
+      expect(service.process.exitCode).toBeNull();
+      expect((await blocker.query('SELECT 1 AS alive')).rows).toEqual([{ alive: 1 }]); // PostgreSQL still up
+
+      await blocker.query('COMMIT');
+      const response = await inFlight;
+      expect(response.status).toBe(201);
+    } finally {
+      await blocker.end().catch(() => undefined);
+    }
+    expect(await service.exited).toBe(0);
     expect(service.output()).toMatch(/shutdown complete/);
   });
 });

@@ -91,7 +91,10 @@ interface ShutdownParts {
  */
 function installShutdown({ config, logger, shutdown, app, metricsServer, infra }: ShutdownParts): void {
   const stop = async (signal: string) => {
-    if (shutdown.shuttingDown) return;
+    if (shutdown.shuttingDown) {
+      logger.info({ signal }, 'already shutting down: still draining');
+      return;
+    }
     shutdown.begin();
     logger.info({ signal }, 'shutting down: draining in-flight requests');
     const deadline = setTimeout(() => {
@@ -111,8 +114,14 @@ function installShutdown({ config, logger, shutdown, app, metricsServer, infra }
       process.exit(1);
     }
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  // The embedded PostgreSQL package (async-exit-hook) listens for these too: it would stop PostgreSQL at once,
+  // under the requests still draining, and exit 143. This handler stops it last (infra.close()).
+  process.removeAllListeners('SIGTERM');
+  process.removeAllListeners('SIGINT');
+  // `on`, not `once`: a repeated signal (a second Ctrl-C, a runtime re-sending stop) must not fall through to
+  // Node's default action and kill the drain; stop() ignores it.
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
 }
 
 bootstrap().catch((error: unknown) => {
