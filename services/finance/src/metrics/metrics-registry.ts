@@ -59,7 +59,7 @@ export class FinanceMetrics {
 
   readonly projectionLag = new Gauge({
     name: 'finance_projection_lag_events',
-    help: 'Events in the store not yet applied to the read models (head - checkpoint)',
+    help: 'Finance events in the store not yet applied to the read models (after the checkpoint, up to the head; with EventStoreDB counted up to 2000)',
     registers: [this.registry],
   });
 

@@ -2,6 +2,7 @@ import type { Pool } from 'pg';
 import type { EventStore } from '../event-store/event-store';
 import type { Position } from '../event-store/position';
 import type { FinanceMetrics } from '../metrics/metrics-registry';
+import { projectionLag } from './projection-lag';
 import { readCheckpoint } from './projection-state';
 
 /** How often the gauges are re-read, on every pod, projecting or not. */
@@ -40,24 +41,29 @@ export class ProjectionGauges {
     if (!m) return;
     try {
       const [head, checkpoint] = await Promise.all([this.eventStore.headPosition(), readCheckpoint(this.pool)]);
+      const lag = await projectionLag(this.eventStore, checkpoint, head);
       this.knownHead = head;
-      this.set(m, checkpoint);
+      this.setPositions(m, checkpoint);
+      m.projectionLag.set(lag.events);
     } catch {
       // Keep the last values.
     }
   }
 
-  /** A live batch committed up to `position` (no extra reads: the head is at least that far). */
+  /**
+   * A live batch committed up to `position` (no extra reads: the head is at least that far). The lag is
+   * a distance on PostgreSQL; on EventStoreDB it is counted, so it waits for the next refresh.
+   */
   applied(position: Position): void {
     const m = this.metrics;
     if (!m) return;
     if (position > this.knownHead) this.knownHead = position;
-    this.set(m, position);
+    this.setPositions(m, position);
+    if (this.eventStore.kind === 'postgres') m.projectionLag.set(Number(this.knownHead - position));
   }
 
-  private set(m: FinanceMetrics, checkpoint: Position): void {
+  private setPositions(m: FinanceMetrics, checkpoint: Position): void {
     m.eventStoreHead.set(Number(this.knownHead));
     m.projectionCheckpoint.set(Number(checkpoint));
-    m.projectionLag.set(Number(this.knownHead > checkpoint ? this.knownHead - checkpoint : 0n));
   }
 }

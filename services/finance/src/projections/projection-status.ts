@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import type { Pool } from 'pg';
 import type { EventStore } from '../event-store/event-store';
 import { formatPosition } from '../event-store/position';
+import { projectionLag } from './projection-lag';
 import { advisoryLockHolder, PROJECTION_LEADER_LOCK_KEY, PROJECTION_NAME, ProjectionState, readCheckpoint, readControl } from './projection-state';
 
 export interface ProjectionLeaderInfo {
@@ -29,8 +30,10 @@ export interface ProjectionStatus {
   stateUpdatedAt: string;
   checkpoint: string;
   head: string;
-  /** head − checkpoint (0 when the checkpoint is at or past the head). */
+  /** Finance events after the checkpoint, up to the head (see projection-lag.ts). */
   lag: string;
+  /** false when the count stopped at its limit (EventStoreDB): the lag is at least `lag`. */
+  lagExact: boolean;
   /** The pod projecting right now, or null when nobody holds the leader lock. */
   leader: ProjectionLeaderInfo | null;
   /** The pod answering this request. */
@@ -57,6 +60,7 @@ export class ProjectionStatusReader {
       this.eventStore.headPosition(),
       advisoryLockHolder(this.pool, PROJECTION_LEADER_LOCK_KEY),
     ]);
+    const lag = await projectionLag(this.eventStore, checkpoint, head);
     return {
       name: PROJECTION_NAME,
       state: control.state,
@@ -65,7 +69,8 @@ export class ProjectionStatusReader {
       stateUpdatedAt: control.updatedAt.toISOString(),
       checkpoint: formatPosition(checkpoint),
       head: formatPosition(head),
-      lag: formatPosition(head > checkpoint ? head - checkpoint : 0n),
+      lag: String(lag.events),
+      lagExact: lag.exact,
       leader: holder
         ? {
             pid: holder.pid,
