@@ -4,6 +4,7 @@
  * through BatchAppend with positions above 2^53 and once through the Append fallback.
  */
 import { randomUUID } from 'node:crypto';
+import { binaryEvent, EventStoreDBClient } from '@eventstore/db-client';
 import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { EventStore1700000000000 } from '../../migrations/1700000000000-EventStore';
@@ -13,6 +14,7 @@ import { createEventStore } from '../../services/finance/src/event-store/event-s
 import { EventStoreDbEventStore } from '../../services/finance/src/event-store/eventstoredb-event-store';
 import { InstrumentedEventStore, unwrapEventStore } from '../../services/finance/src/event-store/instrumented-event-store';
 import { PostgresEventStore } from '../../services/finance/src/event-store/postgres-event-store';
+import { projectBatch } from '../../services/finance/src/projections/finance-projector';
 import { Position, START_POSITION } from '../../services/finance/src/event-store/position';
 import { createTestDatabase, migrateTestDatabase } from '../support/database';
 import { BEYOND_SAFE_INTEGER, EsdbTestServer, EsdbTestServerOptions, startEsdbTestServer } from '../support/esdb-test-server';
@@ -304,6 +306,30 @@ describe.each(ADAPTERS)('EventStore contract: %s', (_name, open) => {
     const { calls } = h.esdb;
     if (h.batchAppend) expect([calls.batchAppend > 0, calls.append]).toEqual([true, 0]);
     else expect([calls.batchAppend, calls.append > 0]).toEqual([0, true]);
+  });
+});
+
+describe('EventStoreDB adapter: a binary event in a finance stream', () => {
+  it('is read with null data, so the projector skips it as malformed instead of the read failing', async () => {
+    const esdb = await startEsdbTestServer();
+    const raw = EventStoreDBClient.connectionString(esdb.connectionString);
+    const store = EventStoreDbEventStore.fromConnectionString(esdb.connectionString);
+    try {
+      const stream = `invoice-${randomUUID()}`;
+      await raw.appendToStream(stream, binaryEvent({ type: 'InvoiceCreated', data: Buffer.from([0, 159, 146, 150]) }));
+      const read: RecordedEvent[] = [];
+      for await (const batch of store.readAll({ streamPrefixes: ['invoice-'] })) read.push(...batch);
+      expect(read.map((e) => [e.streamId, e.type, e.data])).toEqual([[stream, 'InvoiceCreated', null]]);
+      const projected = projectBatch(read, new Map());
+      expect(projected.malformedEvents).toBe(1);
+      expect(projected.problems[0].reason).toMatch(/data must be an object/);
+    } finally {
+      await raw.dispose();
+      // dispose() leaves the HTTP/2 channel open (see EventStoreDbEventStore.close).
+      await (raw as unknown as { getChannel(): Promise<{ close(): void }> }).getChannel().then((c) => c.close()).catch(() => undefined);
+      await store.close();
+      await esdb.close();
+    }
   });
 });
 

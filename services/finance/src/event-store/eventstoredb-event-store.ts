@@ -221,16 +221,20 @@ function isSystemEvent(event: EsdbRecordedEvent): boolean {
   return event.type.startsWith('$') || event.streamId.startsWith('$');
 }
 
+/**
+ * A binary (non-JSON) event, which another writer may put in a finance stream, is handed on with null
+ * data and empty metadata: the projector skips it as malformed, counted and logged, rather than the
+ * reader failing every batch (and every rollback) that reaches it.
+ */
 function toRecordedEvent(event: EsdbRecordedEvent, position?: Position): RecordedEvent {
-  if (!event.isJson) throw new Error(`EventStoreDB event ${event.id} in ${event.streamId} is not JSON`);
   return {
     id: event.id,
     streamId: event.streamId,
     streamVersion: Number(event.revision),
     position: position ?? streamReadPosition(event),
     type: event.type,
-    data: event.data as Record<string, unknown>,
-    metadata: (event.metadata ?? {}) as EventMetadata,
+    data: (event.isJson ? event.data : null) as Record<string, unknown>,
+    metadata: (event.isJson ? (event.metadata ?? {}) : {}) as EventMetadata,
     createdAt: event.created,
   };
 }
