@@ -90,6 +90,21 @@ describe('admin API (compiled service over HTTP)', () => {
     expect((await call('GET', '/admin/finance/projection-rollback')).body.items).toEqual([]);
   });
 
+  it('answers 401 before looking at a malformed body (JSON or curl -d form), and 400 once authenticated', async () => {
+    const path = '/admin/finance/projection-rollback';
+    for (const contentType of ['application/json', 'application/x-www-form-urlencoded']) {
+      const raw = '{"targetVersion": ';
+      expect([contentType, (await call('POST', path, { token: null, raw, contentType })).status]).toEqual([contentType, 401]);
+      expect([contentType, (await call('POST', path, { token: ACCOUNTANT, raw, contentType })).status]).toEqual([contentType, 403]);
+      const authenticated = await call('POST', path, { raw, contentType });
+      expect([contentType, authenticated.status, authenticated.body.message]).toEqual([contentType, 400, expect.stringMatching(/^Malformed JSON body/)]);
+    }
+    // Prototype poisoning is still refused (Fastify's own JSON parser).
+    const poisoned = await call('POST', path, { raw: '{"targetVersion": 1, "__proto__": {"x": 1}}', contentType: 'application/json' });
+    expect([poisoned.status, poisoned.body.message]).toEqual([400, expect.stringMatching(/^Malformed JSON body/)]);
+    expect((await call('GET', '/admin/finance/projection-rollback')).body.items).toEqual([]);
+  });
+
   it('answers 400 naming the field for a bad target, a target beyond the head, a bad resume or an unknown field', async () => {
     const head = BigInt((await projections()).head);
     const bad: unknown[] = [-1, 1.5, 'abc', '', '-3', '1e3', null, true, [1], { n: 1 }];

@@ -92,6 +92,14 @@ describe('finance write API (compiled service over HTTP)', () => {
       }
     });
 
+    it('answers 401 to a malformed body without a token, and accepts an empty JSON body where none is needed', async () => {
+      const malformed = await request(service.baseUrl, 'POST', '/invoices', { token: null, body: '{"customerId": ', contentType: 'application/json' });
+      expect(malformed.status).toBe(401);
+      const id = await createInvoice();
+      const approved = await request(service.baseUrl, 'POST', `/invoices/${id}/approve`, { token: tokenA, body: '', contentType: 'application/json' });
+      expect([approved.status, approved.body?.status]).toEqual([200, 'APPROVED']);
+    });
+
     it('accepts a token printed by `npm run token` (same secret resolution as the service)', async () => {
       const printed = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
         const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist', 'services', 'finance', 'src', 'cli', 'token.js'), '--tenant', 'tenant-cli', '--role', 'admin,accountant', '--user', 'ops', '--expires', '10m'], {

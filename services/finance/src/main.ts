@@ -15,6 +15,7 @@ import { featureModules } from './features';
 import { ShutdownState } from './health/shutdown-state';
 import { AllExceptionsFilter } from './http/all-exceptions.filter';
 import { RouteTable } from './http/route-table';
+import { deferJsonBodyErrors, UnparsableBodyInterceptor } from './http/unparsable-body';
 import { closeConnectionsOnShutdown } from './http/close-connections-on-shutdown';
 import { acceptJsonSentAsForm } from './http/lenient-form-parser';
 import { echoRequestId, requestIdOptions } from './http/request-id';
@@ -60,11 +61,13 @@ async function bootstrap(): Promise<void> {
   app.useLogger(app.get(Logger));
   const fastify = app.getHttpAdapter().getInstance();
   const routes = RouteTable.recording(fastify);
+  deferJsonBodyErrors(fastify);
   acceptJsonSentAsForm(fastify);
   echoRequestId(fastify);
   closeConnectionsOnShutdown(fastify, shutdown);
   installHttpMetrics(fastify, metrics);
   app.useGlobalFilters(new AllExceptionsFilter(routes, logger));
+  app.useGlobalInterceptors(new UnparsableBodyInterceptor());
 
   await app.listen({ port: config.port, host: '0.0.0.0' });
   const metricsServer = await startMetricsServer(metrics, config.metricsPort);

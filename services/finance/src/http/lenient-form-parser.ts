@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { parse } from 'node:querystring';
+import { unparsableJson } from './unparsable-body';
 
 /**
  * The seed runbook posts JSON with `curl -d '{"targetVersion": 12345}'` and no Content-Type, so curl
@@ -13,9 +14,7 @@ export function acceptJsonSentAsForm(fastify: FastifyInstance): void {
       try {
         done(null, JSON.parse(text));
       } catch (error) {
-        const failure = new Error(`Malformed JSON body: ${(error as Error).message}`) as Error & { statusCode: number };
-        failure.statusCode = 400;
-        done(failure, undefined);
+        done(null, unparsableJson(error as Error)); // answered 400 after the guards (unparsable-body.ts)
       }
       return;
     }
