@@ -4,6 +4,7 @@
  * rollback, and metrics.
  */
 import type { Pool } from 'pg';
+import { EventStoreDbEventStore } from '../../services/finance/src/event-store/eventstoredb-event-store';
 import { PostgresEventStore } from '../../services/finance/src/event-store/postgres-event-store';
 import { FinanceMetrics } from '../../services/finance/src/metrics/metrics-registry';
 import { ProjectionManager, ProjectionManagerOptions } from '../../services/finance/src/projections/projection-manager';
@@ -11,6 +12,7 @@ import { LIVE_TABLES } from '../../services/finance/src/projections/read-model-r
 import { readCheckpoint } from '../../services/finance/src/projections/projection-state';
 import { appendSpecs, EventSpec, FinanceEventBuilder } from '../../services/finance/src/projections/testing/finance-event-fixtures';
 import { createTestDatabase, TestDatabase, migrateTestDatabase } from '../support/database';
+import { BEYOND_SAFE_INTEGER, EsdbTestServer, startEsdbTestServer } from '../support/esdb-test-server';
 import { waitFor } from '../support/wait-for';
 
 
@@ -251,5 +253,41 @@ describe('ProjectionManager (PostgreSQL)', () => {
     const m = manager({ onRebuildingSeen: () => void calls++ });
     m.start();
     await waitFor(() => calls >= 1, 5000, 'hook');
+  });
+});
+
+describe('ProjectionManager on an EventStoreDB shared with other streams', () => {
+  let db: TestDatabase;
+  let esdb: EsdbTestServer;
+  let store: EventStoreDbEventStore;
+  let manager: ProjectionManager | undefined;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('proj_manager_esdb');
+    await migrateTestDatabase(db);
+    esdb = await startEsdbTestServer({ startPosition: BEYOND_SAFE_INTEGER, systemEventEvery: 4 });
+    store = EventStoreDbEventStore.fromConnectionString(esdb.connectionString);
+  });
+
+  afterAll(async () => {
+    await manager?.stop();
+    await store?.close();
+    await esdb?.close();
+    await db?.drop();
+  });
+
+  it("moves its checkpoint past other streams' events, so idle polls do not read them again and again", async () => {
+    const b = new FinanceEventBuilder('tenant-shared');
+    const finance = workload(b, 3, 2);
+    const others = Array.from({ length: 30 }, (_, i) => b.custom(`inventory-00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, 'StockCounted', { n: i }));
+    await appendSpecs(store, [...finance, ...others]);
+    const pool = db.pool({ max: 4 });
+    manager = new ProjectionManager({ pool, eventStore: store, idlePollMs: 25, leaderRetryMs: 100, errorBackoffMs: 50, metricsRefreshMs: 0, logger: testLogger });
+    manager.start();
+    // The head is the last inventory event: a checkpoint left on the last finance event never reaches it.
+    const head = await store.headPosition();
+    await waitFor(async () => (await readCheckpoint(pool)) === head, 20000, 'the checkpoint to move past the other streams');
+    expect(await readTotals(pool)).toEqual(expectedTotals(finance));
+    expect(manager.stats().batchesApplied).toBeGreaterThanOrEqual(1);
   });
 });

@@ -63,6 +63,12 @@ export interface ReadAllOptions {
   batchSize?: number;
   /** Only streams whose id starts with one of these prefixes (adapters may filter in code). */
   streamPrefixes?: string[];
+  /**
+   * Told the furthest position read, filtered-out events included, by an adapter that filters in code
+   * (EventStoreDB). Once the iteration has ended, every event up to it that passed the filter has been
+   * yielded: a follower may move its checkpoint there instead of reading the same other streams again.
+   */
+  onScanned?: (position: Position) => void;
 }
 
 export class WrongExpectedVersionError extends Error {

@@ -155,6 +155,7 @@ export class EventStoreDbEventStore implements EventStore {
           if (prefixes && !prefixes.some((p) => recorded.streamId.startsWith(p))) continue;
           pending.push(toRecordedEvent(recorded, position));
         }
+        if (cursor.commit >= 0n) options.onScanned?.(cursor.commit);
       }
       if (pending.length === 0) return;
       const batch = pending.slice(0, batchSize);

@@ -219,15 +219,21 @@ export class ProjectionManager {
       return false;
     }
     let checkpoint = BigInt(rows[0].position);
+    let scanned = checkpoint;
     const iterator = this.eventStore
-      .readAll({ fromExclusive: checkpoint, batchSize: this.batchSize, streamPrefixes: [...FINANCE_STREAM_PREFIXES] })
+      .readAll({ fromExclusive: checkpoint, batchSize: this.batchSize, streamPrefixes: [...FINANCE_STREAM_PREFIXES], onScanned: (p) => (scanned = p) })
       [Symbol.asyncIterator]();
     let pending: Promise<IteratorResult<RecordedEvent[]>> | undefined = iterator.next();
     try {
       while (pending !== undefined) {
         const next: IteratorResult<RecordedEvent[]> = await pending;
         pending = undefined;
-        if (next.done) return false;
+        if (next.done) {
+          // Only other streams' events after the checkpoint (a shared EventStoreDB): move past them, or
+          // every idle poll would read them all again, more of them each time.
+          if (scanned > checkpoint) await this.applyBatch([], checkpoint, scanned);
+          return false;
+        }
         const events = next.value;
         if (events.length === 0) {
           pending = iterator.next();
@@ -261,7 +267,8 @@ export class ProjectionManager {
     }
   }
 
-  private async applyBatch(events: RecordedEvent[], expectedCheckpoint: Position): Promise<BatchOutcome> {
+  /** Applies `events` (or, with none, only moves the checkpoint to `skipTo`) in one guarded transaction. */
+  private async applyBatch(events: RecordedEvent[], expectedCheckpoint: Position, skipTo?: Position): Promise<BatchOutcome> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
@@ -293,7 +300,7 @@ export class ProjectionManager {
       const before = await loadInvoices(client, invoiceIdsReferenced(events), LIVE_TABLES);
       const batch = projectBatch(events, before);
       await writeBatch(client, batch, LIVE_TABLES);
-      const position = batch.lastPosition as Position;
+      const position = (batch.lastPosition ?? skipTo) as Position;
       await client.query('UPDATE projection_checkpoint SET position = $2, updated_at = now() WHERE name = $1', [PROJECTION_NAME, position.toString()]);
       if (this.options.beforeCommit) await this.options.beforeCommit(batch);
       await client.query('COMMIT');
@@ -310,7 +317,7 @@ export class ProjectionManager {
   }
 
   private afterCommit(batch: ProjectionBatch, position: Position): void {
-    this.counters.batchesApplied++;
+    if (batch.eventCount > 0) this.counters.batchesApplied++; // not a checkpoint moved past other streams' events
     this.counters.eventsApplied += batch.eventCount;
     if (batch.malformedEvents > 0) {
       for (const problem of batch.problems.slice(0, 20)) {
