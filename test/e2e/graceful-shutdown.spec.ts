@@ -90,6 +90,8 @@ describe('SIGTERM with the embedded PostgreSQL (npm start)', () => {
   it('drains the in-flight request before stopping PostgreSQL, ignores a second SIGTERM, and exits 0', async () => {
     const token = signToken({ tenantId: 'tenant-drain', roles: [] }, TEST_JWT_SECRET);
     const blocker = new Client({ host: '127.0.0.1', port: pgPort, user: 'postgres', password: 'postgres', database: 'finance' });
+    // The service stops its PostgreSQL once drained, which ends this session too (57P01) if it is still open.
+    blocker.on('error', () => undefined);
     await blocker.connect();
     try {
       await blocker.query('BEGIN');
@@ -112,6 +114,7 @@ describe('SIGTERM with the embedded PostgreSQL (npm start)', () => {
       expect((await blocker.query('SELECT 1 AS alive')).rows).toEqual([{ alive: 1 }]); // PostgreSQL still up
 
       await blocker.query('COMMIT');
+      await blocker.end();
       const response = await inFlight;
       expect(response.status).toBe(201);
     } finally {
