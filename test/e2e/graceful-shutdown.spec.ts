@@ -14,6 +14,30 @@ const journalEntry = {
   ],
 };
 
+const token = signToken({ tenantId: 'tenant-drain', roles: [] }, TEST_JWT_SECRET);
+
+type Queryable = Pick<Client, 'query'>;
+
+/**
+ * Locks the events table in `blocker`'s open transaction and posts a journal entry, whose append then
+ * waits on that lock: the request stays in flight until the blocker commits. Resolves once the append
+ * waits, as seen from `watcher` (another session: a transaction keeps its own snapshot of pg_stat_activity).
+ */
+async function startHeldAppend(baseUrl: string, blocker: Queryable, watcher: Queryable): Promise<{ response: Promise<Response> }> {
+  await blocker.query('BEGIN');
+  await blocker.query('LOCK TABLE events IN ACCESS EXCLUSIVE MODE');
+  const response = fetch(`${baseUrl}/journal-entries`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(journalEntry),
+  });
+  await waitFor(async () => {
+    const { rows } = await watcher.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`);
+    return rows[0].n > 0;
+  }, 10000, 'the append to wait on the lock');
+  return { response };
+}
+
 async function readinessStatus(url: string): Promise<number> {
   try {
     return (await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(2000) })).status;
@@ -37,21 +61,9 @@ describe('SIGTERM', () => {
   });
 
   it('stops being ready at once, lets the in-flight request finish, then exits 0', async () => {
-    const token = signToken({ tenantId: 'tenant-drain', roles: [] }, TEST_JWT_SECRET);
     const pool = db.pool();
-    // Hold the events table so the append below stays in flight until we let it go.
     const blocker = await pool.connect();
-    await blocker.query('BEGIN');
-    await blocker.query('LOCK TABLE events IN ACCESS EXCLUSIVE MODE');
-    const inFlight = fetch(`${service.baseUrl}/journal-entries`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(journalEntry),
-    });
-    await waitFor(async () => {
-      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`);
-      return rows[0].n > 0;
-    }, 10000, 'the append to wait on the lock');
+    const { response: inFlight } = await startHeldAppend(service.baseUrl, blocker, pool);
 
     const terminatedAt = Date.now();
     service.process.kill('SIGTERM');
@@ -88,23 +100,15 @@ describe('SIGTERM with the embedded PostgreSQL (npm start)', () => {
   });
 
   it('drains the in-flight request before stopping PostgreSQL, ignores a second SIGTERM, and exits 0', async () => {
-    const token = signToken({ tenantId: 'tenant-drain', roles: [] }, TEST_JWT_SECRET);
-    const blocker = new Client({ host: '127.0.0.1', port: pgPort, user: 'postgres', password: 'postgres', database: 'finance' });
+    const session = () => new Client({ host: '127.0.0.1', port: pgPort, user: 'postgres', password: 'postgres', database: 'finance' });
+    const blocker = session();
     // The service stops its PostgreSQL once drained, which ends this session too (57P01) if it is still open.
     blocker.on('error', () => undefined);
     await blocker.connect();
     try {
-      await blocker.query('BEGIN');
-      await blocker.query('LOCK TABLE events IN ACCESS EXCLUSIVE MODE');
-      const inFlight = fetch(`${service.baseUrl}/journal-entries`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(journalEntry),
-      });
-      await waitFor(async () => {
-        const { rows } = await blocker.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`);
-        return rows[0].n > 0;
-      }, 10000, 'the append to wait on the lock');
+      const watcher = session();
+      await watcher.connect();
+      const { response: inFlight } = await startHeldAppend(service.baseUrl, blocker, watcher).finally(() => watcher.end());
 
       service.process.kill('SIGTERM');
       await waitFor(async () => (await readinessStatus(service.baseUrl)) !== 200, 2000, 'readiness to stop answering 200');

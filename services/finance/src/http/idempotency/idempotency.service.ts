@@ -177,12 +177,12 @@ function tokenOf(scope: Pick<IdempotencyScope, 'tenantId' | 'key'>, fingerprint:
   return createHash('sha256').update(`${scope.tenantId}\n${scope.key}\n${fingerprint}`).digest('hex').slice(0, 32);
 }
 
-/** sha256 over method, path and the body with object keys sorted (key order and whitespace do not matter). */
 /** JSON.stringify replacer: an answer echoing unstorable input is stored (and replayed) with U+FFFD in its place. */
 function storableStrings(_key: string, value: unknown): unknown {
   return typeof value === 'string' ? storableText(value) : value;
 }
 
+/** sha256 over method, path and the body with object keys sorted (key order and whitespace do not matter). */
 export function requestFingerprint(scope: Pick<IdempotencyScope, 'method' | 'path' | 'body'>): string {
   return createHash('sha256').update(`${scope.method.toUpperCase()} ${scope.path}\n${canonicalJson(scope.body)}`).digest('hex');
 }
