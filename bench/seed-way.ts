@@ -26,8 +26,8 @@ const SQL = {
                INSERT INTO ${TABLES.journalEntries} (id, tenant_id, source, source_id, entry_date, memo, currency, total_debit_minor, total_credit_minor, position, created_at)
                SELECT $5, tenant_id, 'invoice_approval', $1, $6, 'Invoice approved', currency, $7, $7, $3, $4 FROM inv
              )
-             INSERT INTO ${TABLES.journalLines} (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date)
-             SELECT $5, l.ord, inv.tenant_id, l.account, l.debit, l.credit, $6 FROM inv, unnest($8::text[], $9::int8[], $10::int8[]) WITH ORDINALITY AS l(account, debit, credit, ord)`,
+             INSERT INTO ${TABLES.journalLines} (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date, currency)
+             SELECT $5, l.ord, inv.tenant_id, l.account, l.debit, l.credit, $6, inv.currency FROM inv, unnest($8::text[], $9::int8[], $10::int8[]) WITH ORDINALITY AS l(account, debit, credit, ord)`,
   paid: `WITH inv AS (
            UPDATE ${TABLES.invoices} SET amount_paid_minor = amount_paid_minor + $7, balance_due_minor = balance_due_minor - $7,
              status = CASE WHEN amount_paid_minor + $7 >= total_minor THEN 'PAID' ELSE 'PARTIALLY_PAID' END,
@@ -39,14 +39,14 @@ const SQL = {
            INSERT INTO ${TABLES.journalEntries} (id, tenant_id, source, source_id, entry_date, memo, currency, total_debit_minor, total_credit_minor, position, created_at)
            SELECT $6, tenant_id, 'payment', $5, $11, 'Payment', currency, $7, $7, $3, $4 FROM inv
          )
-         INSERT INTO ${TABLES.journalLines} (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date)
-         SELECT $6, l.ord, inv.tenant_id, l.account, l.debit, l.credit, $11 FROM inv, unnest($12::text[], $13::int8[], $14::int8[]) WITH ORDINALITY AS l(account, debit, credit, ord)`,
+         INSERT INTO ${TABLES.journalLines} (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date, currency)
+         SELECT $6, l.ord, inv.tenant_id, l.account, l.debit, l.credit, $11, inv.currency FROM inv, unnest($12::text[], $13::int8[], $14::int8[]) WITH ORDINALITY AS l(account, debit, credit, ord)`,
   posted: `WITH entry AS (
              INSERT INTO ${TABLES.journalEntries} (id, tenant_id, source, source_id, entry_date, memo, currency, total_debit_minor, total_credit_minor, position, created_at)
              VALUES ($1, $2, 'manual', NULL, $3, $4, $5, $6, $6, $7, $8)
            )
-           INSERT INTO ${TABLES.journalLines} (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date)
-           SELECT $1, l.ord, $2, l.account, l.debit, l.credit, $3 FROM unnest($9::text[], $10::int8[], $11::int8[]) WITH ORDINALITY AS l(account, debit, credit, ord)`,
+           INSERT INTO ${TABLES.journalLines} (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date, currency)
+           SELECT $1, l.ord, $2, l.account, l.debit, l.credit, $3, $5 FROM unnest($9::text[], $10::int8[], $11::int8[]) WITH ORDINALITY AS l(account, debit, credit, ord)`,
 };
 
 type Data = Record<string, any>;

@@ -161,12 +161,30 @@ describe('read API (compiled service over HTTP)', () => {
       ['/journal-entries?to=yesterday', 'to'],
       ['/journal-entries?from=2026-12-01&to=2026-11-01', 'from'],
       ['/ledger/trial-balance?to=2026-02-30', 'to'],
+      ['/ledger/trial-balance?currency=US', 'currency'],
     ];
     for (const [path, field] of cases) {
       const answer = await call('GET', path);
       expect({ path, status: answer.status, field: answer.body.field }).toEqual({ path, status: 400, field });
       expect(answer.body.message).toContain(field);
     }
+  });
+
+  it('keeps the trial balance to one currency: 400 naming currency when the ledger holds several, and ?currency= picks one', async () => {
+    const usd = { date: '2026-11-29', memo: 'USD float', currency: 'USD', lines: [{ accountCode: '1000', debit: '7.25' }, { accountCode: '3000', credit: '7.25' }] };
+    const posted = await call('POST', '/journal-entries', tokenA, usd);
+    expect(posted.status).toBe(201);
+    const mixed = await until('/ledger/trial-balance', (a) => a.status !== 200);
+    expect(mixed).toMatchObject({ status: 400, body: { field: 'currency' } });
+    expect(mixed.body.message).toContain('BDT, USD');
+    const onlyUsd = await call('GET', '/ledger/trial-balance?currency=USD');
+    expect(onlyUsd).toMatchObject({ status: 200, body: { currency: 'USD', totals: { debit: '7.25', credit: '7.25' }, balanced: true } });
+    expect(onlyUsd.body.accounts.map((a: any) => a.accountCode)).toEqual(['1000', '3000']);
+    const bdt = await call('GET', '/ledger/trial-balance?currency=BDT');
+    expect(bdt.body).toMatchObject({ currency: 'BDT', balanced: true });
+    expect(bdt.body.accounts.find((a: any) => a.accountCode === '1000')).toEqual({ accountCode: '1000', debit: '100.00', credit: '0.00', balance: '100.00' });
+    // Dates before the USD entry hold BDT only: no currency needed.
+    expect(await call('GET', '/ledger/trial-balance?to=2026-11-28')).toMatchObject({ status: 200, body: { currency: 'BDT' } });
   });
 
   it('exports projection metrics: checkpoint at the head, no lag', async () => {

@@ -41,8 +41,8 @@ describe('integrity checks (journal entries in two halves)', () => {
       (previous, [d, c], i) =>
         previous.then(() =>
           pool.query(
-            `INSERT INTO journal_entry_line_read_model (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date)
-             VALUES ($1, $2, 't', $3, $4, $5, '2026-01-01')`,
+            `INSERT INTO journal_entry_line_read_model (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date, currency)
+             VALUES ($1, $2, 't', $3, $4, $5, '2026-01-01', 'EUR')`,
             [id, i + 1, d > 0 ? '1000' : '3000', d, c],
           ),
         ),
@@ -69,8 +69,8 @@ describe('integrity checks (journal entries in two halves)', () => {
     await entry(BOUNDARY, 700, 700, []); // no lines
     await entry(HIGH, 900, 900, [[900, 0], [0, 800]]); // lines do not sum to the totals
     await pool.query(
-      `INSERT INTO journal_entry_line_read_model (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date)
-       VALUES ('20000000-0000-4000-8000-000000000002', 1, 't', '1000', 5, 0, '2026-01-01')`, // lines without an entry
+      `INSERT INTO journal_entry_line_read_model (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date, currency)
+       VALUES ('20000000-0000-4000-8000-000000000002', 1, 't', '1000', 5, 0, '2026-01-01', 'EUR')`, // lines without an entry
     );
     for (const runners of [[pool], [pool, pool, pool]]) {
       const check = await journalCheck(runners);
@@ -99,18 +99,22 @@ describe('integrity checks (journal entries in two halves)', () => {
     await entry(LOW, 500, 500, [[500, 0], [0, 500]]);
     await entry(HIGH, 900, 900, [[900, 0], [0, 900]]);
     const checks = async () => Object.fromEntries((await runIntegrityChecks([pool, pool], LIVE_TABLES, positions)).checks.map((c) => [c.name, c]));
-    // Kept by the lines' trigger: the two entries' lines summed per day and account.
+    // Kept by the lines' trigger: the two entries' lines summed per day, account and currency.
     expect((await checks()).account_daily_balances_match_lines).toMatchObject({ ok: true, failures: 0 });
-    expect((await pool.query(`SELECT account_code, debit_minor::int AS d, credit_minor::int AS c FROM account_daily_balance_read_model ORDER BY 1`)).rows).toEqual([
-      { account_code: '1000', d: 1400, c: 0 },
-      { account_code: '3000', d: 0, c: 1400 },
+    expect((await pool.query(`SELECT account_code, currency, debit_minor::int AS d, credit_minor::int AS c FROM account_daily_balance_read_model ORDER BY 1`)).rows).toEqual([
+      { account_code: '1000', currency: 'EUR', d: 1400, c: 0 },
+      { account_code: '3000', currency: 'EUR', d: 0, c: 1400 },
     ]);
 
     await pool.query(`UPDATE account_daily_balance_read_model SET debit_minor = debit_minor + 1 WHERE account_code = '1000'`);
-    await pool.query(`INSERT INTO account_daily_balance_read_model VALUES ('t', '2026-02-01', '9999', 0, 0)`); // a balance without lines
+    await pool.query(`UPDATE account_daily_balance_read_model SET currency = 'USD' WHERE account_code = '3000'`); // the right sum in the wrong currency
+    await pool.query(
+      `INSERT INTO account_daily_balance_read_model (tenant_id, entry_date, account_code, currency, debit_minor, credit_minor) VALUES ('t', '2026-02-01', '9999', 'EUR', 0, 0)`,
+    ); // a balance without lines
     const broken = await checks();
-    expect(broken.account_daily_balances_match_lines).toMatchObject({ ok: false, failures: 2 });
-    expect([...broken.account_daily_balances_match_lines.sample!].sort()).toEqual(['t 2026-01-01 1000', 't 2026-02-01 9999']);
-    expect(broken.trial_balance_balanced).toMatchObject({ ok: false, sample: ['t'] });
+    expect(broken.account_daily_balances_match_lines).toMatchObject({ ok: false, failures: 4 });
+    expect([...broken.account_daily_balances_match_lines.sample!].sort()).toEqual(['t 2026-01-01 1000 EUR', 't 2026-01-01 3000 EUR', 't 2026-01-01 3000 USD', 't 2026-02-01 9999 EUR']);
+    expect(broken.trial_balance_balanced).toMatchObject({ ok: false, failures: 2 });
+    expect([...broken.trial_balance_balanced.sample!].sort()).toEqual(['t EUR', 't USD']);
   });
 });

@@ -75,45 +75,56 @@ describe('npm run migration:run (compiled CLI)', () => {
     const indexes = (await pool.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'journal_entry_line_read_model' ORDER BY 1`)).rows;
     expect(indexes.map((i) => i.indexname)).toEqual(['journal_entry_line_read_model_pkey']);
     const daily = (await pool.query(`SELECT indexdef FROM pg_indexes WHERE tablename = 'account_daily_balance_read_model'`)).rows;
-    expect(daily.map((i) => i.indexdef)).toEqual([expect.stringMatching(/UNIQUE INDEX account_daily_balance_read_model_pkey .*\(tenant_id, entry_date, account_code\)/)]);
-    const triggers = (await pool.query(`SELECT tgname FROM pg_trigger WHERE tgrelid = 'journal_entry_line_read_model'::regclass AND NOT tgisinternal`)).rows;
-    expect(triggers).toEqual([{ tgname: 'account_daily_balance_add_lines' }]);
+    expect(daily.map((i) => i.indexdef)).toEqual([expect.stringMatching(/UNIQUE INDEX account_daily_balance_read_model_pkey .*\(tenant_id, entry_date, account_code, currency\)/)]);
+    const triggers = (await pool.query(`SELECT tgname FROM pg_trigger WHERE tgrelid = 'journal_entry_line_read_model'::regclass AND NOT tgisinternal ORDER BY 1`)).rows;
+    expect(triggers).toEqual([{ tgname: 'account_daily_balance_add_lines' }, { tgname: 'journal_line_currency_from_entry' }]);
   });
 
-  it('fills the daily balances from the lines already there, and the trigger adds new lines (re-deliveries add nothing)', async () => {
+  it('fills the daily balances per currency from the lines already there, and the triggers add new lines (re-deliveries add nothing)', async () => {
     const pool = db.pool();
     expect((await runMigrationCli(db.env())).code).toBe(0);
-    // Back to the schema before 1700000005000, with lines written then (no trigger, no daily table):
-    // 1700000006000 (numeric daily balances) is undone first, then 1700000005000.
+    // Back to the schema before 1700000005000, with entries and lines written then (no trigger, no daily
+    // table, no currency on lines): 1700000007000, 1700000006000 and 1700000005000 are undone, newest first.
     await withDataSource(db, 'test-undo', async (dataSource) => {
-      await dataSource.undoLastMigration();
-      await dataSource.undoLastMigration();
+      for (let i = 0; i < 3; i++) await dataSource.undoLastMigration();
     });
     expect((await pool.query(`SELECT to_regclass('account_daily_balance_read_model') AS t`)).rows[0].t).toBeNull();
+    const E1 = `'00000000-0000-4000-8000-000000000001'`;
+    const E2 = `'00000000-0000-4000-8000-000000000002'`;
+    const E3 = `'00000000-0000-4000-8000-000000000003'`;
+    const ORPHAN = `'00000000-0000-4000-8000-000000000009'`;
+    const insertEntries = (rows: string) =>
+      pool.query(`INSERT INTO journal_entry_read_model (id, tenant_id, source, source_id, entry_date, memo, currency, total_debit_minor, total_credit_minor, position, created_at)
+        SELECT id::uuid, 't', 'manual', NULL, d::date, 'm', c, 0, 0, 1, now() FROM (VALUES ${rows}) v(id, d, c)`);
+    // Lines as a pod of the version before 1700000007000 writes them: without a currency.
     const insertLines = (rows: string) =>
       pool.query(`INSERT INTO journal_entry_line_read_model (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date)
         VALUES ${rows} ON CONFLICT (journal_entry_id, line_no) DO NOTHING`);
-    const E1 = `'00000000-0000-4000-8000-000000000001'`;
-    const E2 = `'00000000-0000-4000-8000-000000000002'`;
-    await insertLines(`(${E1}, 1, 't', '1000', 700, 0, '2026-01-01'), (${E1}, 2, 't', '4000', 0, 700, '2026-01-01'), (${E2}, 1, 't', '1000', 300, 0, '2026-01-01'), (${E2}, 2, 't', '4000', 0, 300, '2026-01-01')`);
+    await insertEntries(`(${E1}, '2026-01-01', 'BDT'), (${E2}, '2026-01-01', 'USD')`);
+    await insertLines(`(${E1}, 1, 't', '1000', 700, 0, '2026-01-01'), (${E1}, 2, 't', '4000', 0, 700, '2026-01-01'), (${E2}, 1, 't', '1000', 300, 0, '2026-01-01'), (${E2}, 2, 't', '4000', 0, 300, '2026-01-01'), (${ORPHAN}, 1, 't', '1000', 5, 0, '2026-01-01')`);
 
     expect((await runMigrationCli(db.env())).code).toBe(0);
     const balances = async () =>
-      (await pool.query(`SELECT tenant_id, to_char(entry_date, 'YYYY-MM-DD') AS date, account_code, debit_minor::text AS debit, credit_minor::text AS credit
-        FROM account_daily_balance_read_model ORDER BY 1, 2, 3`)).rows;
+      (await pool.query(`SELECT tenant_id, to_char(entry_date, 'YYYY-MM-DD') AS date, account_code, currency, debit_minor::text AS debit, credit_minor::text AS credit
+        FROM account_daily_balance_read_model ORDER BY 1, 2, 3, 4`)).rows;
+    // BDT and USD on the same day and account stay apart; a line without an entry gets 'XXX' (no currency).
     expect(await balances()).toEqual([
-      { tenant_id: 't', date: '2026-01-01', account_code: '1000', debit: '1000', credit: '0' },
-      { tenant_id: 't', date: '2026-01-01', account_code: '4000', debit: '0', credit: '1000' },
+      { tenant_id: 't', date: '2026-01-01', account_code: '1000', currency: 'BDT', debit: '700', credit: '0' },
+      { tenant_id: 't', date: '2026-01-01', account_code: '1000', currency: 'USD', debit: '300', credit: '0' },
+      { tenant_id: 't', date: '2026-01-01', account_code: '1000', currency: 'XXX', debit: '5', credit: '0' },
+      { tenant_id: 't', date: '2026-01-01', account_code: '4000', currency: 'BDT', debit: '0', credit: '700' },
+      { tenant_id: 't', date: '2026-01-01', account_code: '4000', currency: 'USD', debit: '0', credit: '300' },
     ]);
-    const E3 = `'00000000-0000-4000-8000-000000000003'`;
-    // E1's first line again (a re-delivery, skipped by ON CONFLICT) and a new entry on another day.
+    // A previous-version pod still projecting: E1's first line again (a re-delivery, skipped by ON CONFLICT)
+    // and a new USD entry on another day, its lines without a currency; they take their entry's.
+    await insertEntries(`(${E3}, '2026-01-02', 'USD')`);
     await insertLines(`(${E1}, 1, 't', '1000', 700, 0, '2026-01-01'), (${E3}, 1, 't', '1000', 50, 0, '2026-01-02'), (${E3}, 2, 't', '4000', 0, 50, '2026-01-02')`);
-    expect(await balances()).toEqual([
-      { tenant_id: 't', date: '2026-01-01', account_code: '1000', debit: '1000', credit: '0' },
-      { tenant_id: 't', date: '2026-01-01', account_code: '4000', debit: '0', credit: '1000' },
-      { tenant_id: 't', date: '2026-01-02', account_code: '1000', debit: '50', credit: '0' },
-      { tenant_id: 't', date: '2026-01-02', account_code: '4000', debit: '0', credit: '50' },
+    expect((await pool.query(`SELECT DISTINCT currency FROM journal_entry_line_read_model WHERE journal_entry_id = ${E3}`)).rows).toEqual([{ currency: 'USD' }]);
+    expect((await balances()).slice(5)).toEqual([
+      { tenant_id: 't', date: '2026-01-02', account_code: '1000', currency: 'USD', debit: '50', credit: '0' },
+      { tenant_id: 't', date: '2026-01-02', account_code: '4000', currency: 'USD', debit: '0', credit: '50' },
     ]);
+    expect(await balances()).toHaveLength(7);
   });
 
   it('stops with exit 1 naming every bad variable when production configuration is missing', async () => {

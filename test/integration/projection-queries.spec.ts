@@ -4,7 +4,8 @@
  */
 import type { Pool } from 'pg';
 import { FinanceReadQueries } from '../../services/finance/src/http/queries/finance-read-queries';
-import { parseInvoiceListQuery, parseJournalListQuery } from '../../services/finance/src/http/queries/query-params';
+import { ValidationError } from '../../services/finance/src/domain/errors';
+import { parseInvoiceListQuery, parseJournalListQuery, parseTrialBalanceQuery } from '../../services/finance/src/http/queries/query-params';
 import { invoiceIdsReferenced, projectBatch } from '../../services/finance/src/projections/finance-projector';
 import { loadInvoices, writeBatch } from '../../services/finance/src/projections/read-model-writer';
 import { EventRecorder, EventSpec, FinanceEventBuilder } from '../../services/finance/src/projections/testing/finance-event-fixtures';
@@ -18,6 +19,7 @@ describe('FinanceReadQueries (PostgreSQL)', () => {
   const recorder = new EventRecorder(0n, new Date('2026-11-26T12:00:00.123Z'));
   const a = new FinanceEventBuilder('tenant-a');
   const b = new FinanceEventBuilder('tenant-b');
+  const fx = new FinanceEventBuilder('tenant-fx');
   const INV = '0d0d0d0d-0000-4000-8000-000000000001';
   const PAY = '0d0d0d0d-0000-4000-8000-0000000000aa';
   const JE = '0d0d0d0d-0000-4000-8000-0000000000bb';
@@ -52,6 +54,12 @@ describe('FinanceReadQueries (PostgreSQL)', () => {
     }
     // tenant-b: one invoice with the SAME customer id as tenant-a's, and its own journal.
     await project([b.createInvoice({ customerId: 'C-1001' }), b.journalEntry({ date: '2026-11-01' })]);
+    // tenant-fx: the same accounts on the same day in two currencies, and a third currency later.
+    await project([
+      fx.journalEntry({ date: '2026-11-01', currency: 'BDT' }),
+      fx.journalEntry({ date: '2026-11-01', currency: 'USD', lines: [{ accountCode: '1000', debitMinor: '250', creditMinor: '0' }, { accountCode: '3000', debitMinor: '0', creditMinor: '250' }] }),
+      fx.journalEntry({ date: '2026-11-20', currency: 'EUR' }),
+    ]);
   });
 
   afterAll(async () => {
@@ -143,6 +151,15 @@ describe('FinanceReadQueries (PostgreSQL)', () => {
       ],
     });
     expect(await queries.getJournalEntry('tenant-b', JE)).toBeUndefined();
+    // A line of another tenant under the same entry id (only a foreign event producer could write one) is not shown.
+    await pool.query(`INSERT INTO journal_entry_line_read_model (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date, currency)
+      VALUES ('${JE}', 9, 'tenant-b', '9999', 1, 0, '1999-01-01', 'BDT')`);
+    try {
+      expect((await queries.getJournalEntry('tenant-a', JE))!.lines.map((l) => l.lineNo)).toEqual([1, 2]);
+    } finally {
+      await pool.query(`DELETE FROM journal_entry_line_read_model WHERE journal_entry_id = '${JE}' AND line_no = 9`);
+      await pool.query(`DELETE FROM account_daily_balance_read_model WHERE entry_date = '1999-01-01'`);
+    }
 
     const all = await queries.listJournalEntries('tenant-a', parseJournalListQuery({}));
     expect(all.items.map((e) => [e.date, e.source])).toEqual([
@@ -176,7 +193,37 @@ describe('FinanceReadQueries (PostgreSQL)', () => {
     const upTo27 = await queries.trialBalance('tenant-a', { to: '2026-11-27' });
     expect(upTo27.totals).toEqual({ debit: '6425.00', credit: '6425.00' });
     expect((await queries.trialBalance('tenant-b')).totals).toEqual({ debit: '100.00', credit: '100.00' });
-    expect(await queries.trialBalance('nobody')).toMatchObject({ accounts: [], balanced: true, totals: { debit: '0.00', credit: '0.00' } });
+    expect(tb.currency).toBe('BDT');
+    expect(await queries.trialBalance('nobody')).toMatchObject({ currency: null, accounts: [], balanced: true, totals: { debit: '0.00', credit: '0.00' } });
+  });
+
+  it('trial balance: one currency at a time, never a sum across currencies', async () => {
+    // BDT 100.00 and USD 2.50 on the same accounts and day: without a currency, no answer adds them.
+    const mixed = await queries.trialBalance('tenant-fx').then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(mixed).toBeInstanceOf(ValidationError);
+    expect((mixed as ValidationError).problems).toEqual([{ field: 'currency', message: expect.stringContaining('BDT, EUR, USD') }]);
+    const usd = await queries.trialBalance('tenant-fx', parseTrialBalanceQuery({ currency: 'usd' }));
+    expect(usd).toEqual({
+      from: null,
+      to: null,
+      currency: 'USD',
+      accounts: [
+        { accountCode: '1000', debit: '2.50', credit: '0.00', balance: '2.50' },
+        { accountCode: '3000', debit: '0.00', credit: '2.50', balance: '-2.50' },
+      ],
+      totals: { debit: '2.50', credit: '2.50' },
+      balanced: true,
+    });
+    expect((await queries.trialBalance('tenant-fx', { currency: 'BDT' })).totals).toEqual({ debit: '100.00', credit: '100.00' });
+    // A date range holding one currency needs none named.
+    expect(await queries.trialBalance('tenant-fx', { from: '2026-11-02' })).toMatchObject({ currency: 'EUR', totals: { debit: '100.00', credit: '100.00' } });
+    expect(await queries.trialBalance('tenant-fx', { currency: 'JPY' })).toMatchObject({ currency: 'JPY', accounts: [] });
+    for (const bad of [{ currency: 'US' }, { currency: 'U$D' }, { currency: ['USD', 'EUR'] }]) {
+      expect(() => parseTrialBalanceQuery(bad)).toThrow(/^currency: /);
+    }
   });
 
   it('the list queries use the tenant indexes', async () => {

@@ -56,7 +56,7 @@ export interface PaymentRow {
   position: bigint;
 }
 
-/** journal_entry_line_read_model (journal_entry_id, tenant_id and entry_date come from the entry). */
+/** journal_entry_line_read_model (journal_entry_id, tenant_id, entry_date and currency come from the entry). */
 export interface JournalLineRow {
   /** 1-based, in the order of the event's lines. */
   lineNo: number;
@@ -120,7 +120,7 @@ export interface ReadModelTables {
   journalEntries: string;
   journalLines: string;
   /**
-   * Debits and credits per tenant, entry date and account: the trial balance reads these instead of
+   * Debits and credits per tenant, entry date, account and currency: the trial balance reads these instead of
    * every line. Derived from the lines in PostgreSQL (a trigger on the live lines table, an
    * aggregation after a rebuild), never written by the projectors.
    */

@@ -246,8 +246,8 @@ function journalEntryStatement(batch: ProjectionBatch, table: string, insertOnly
   };
 }
 
-const LINE_COLUMNS = 'journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date';
-const LINE_TYPES = ['uuid', 'int4', 'text', 'text', 'int8', 'int8', 'date'];
+const LINE_COLUMNS = 'journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date, currency';
+const LINE_TYPES = ['uuid', 'int4', 'text', 'text', 'int8', 'int8', 'date', 'text'];
 
 function journalLineStatement(batch: ProjectionBatch, table: string, insertOnly: boolean): Statement {
   const entry: string[] = [];
@@ -257,8 +257,10 @@ function journalLineStatement(batch: ProjectionBatch, table: string, insertOnly:
   const debit: bigint[] = [];
   const credit: bigint[] = [];
   const date: string[] = [];
+  const currency: string[] = [];
   for (const e of batch.journalEntries) {
     const tenantId = quote(e.tenantId);
+    const entryCurrency = quote(e.currency);
     for (const line of e.lines) {
       entry.push(e.id);
       lineNo.push(line.lineNo);
@@ -267,11 +269,12 @@ function journalLineStatement(batch: ProjectionBatch, table: string, insertOnly:
       debit.push(line.debitMinor);
       credit.push(line.creditMinor);
       date.push(e.entryDate);
+      currency.push(entryCurrency);
     }
   }
   return {
     text: `INSERT INTO ${quoteTable(table)} (${LINE_COLUMNS}) SELECT * FROM unnest(${casts(LINE_TYPES)})${insertOnly ? '' : ' ON CONFLICT (journal_entry_id, line_no) DO NOTHING'}`,
-    values: [entry, lineNo, tenant, account, debit, credit, date].map(literal),
+    values: [entry, lineNo, tenant, account, debit, credit, date, currency].map(literal),
   };
 }
 

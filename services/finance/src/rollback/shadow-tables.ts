@@ -23,21 +23,26 @@ export const TABLE_KEYS: readonly TableKey[] = ['invoices', 'payments', 'journal
  * once here (the live lines' trigger does it per insert; the shadow lines get it only at the swap).
  */
 export function fillDailyBalancesSql(tables: Pick<ReadModelTables, 'journalLines' | 'accountDailyBalances'>): string {
-  return `INSERT INTO ${quoteTable(tables.accountDailyBalances)} (tenant_id, entry_date, account_code, debit_minor, credit_minor)
-    SELECT tenant_id, entry_date, account_code, sum(debit_minor), sum(credit_minor)
-      FROM ${quoteTable(tables.journalLines)} GROUP BY tenant_id, entry_date, account_code`;
+  return `INSERT INTO ${quoteTable(tables.accountDailyBalances)} (tenant_id, entry_date, account_code, currency, debit_minor, credit_minor)
+    SELECT tenant_id, entry_date, account_code, currency, sum(debit_minor), sum(credit_minor)
+      FROM ${quoteTable(tables.journalLines)} GROUP BY tenant_id, entry_date, account_code, currency`;
 }
 
 /**
- * The trigger keeping the live daily balances current (its function comes from migration
- * 1700000005000). A table created LIKE another has no triggers, so the swap puts it on the rebuilt
- * lines, by name: a live lines table that lost it (a rollback by a pod older than the migration) gets
- * it back.
+ * The triggers of the live lines: one keeps the daily balances current (function from migration
+ * 1700000005000, per currency since 1700000007000); the other gives lines inserted without a currency
+ * (by a pod of the version before 1700000007000) their entry's. A table created LIKE another has no
+ * triggers, so the swap puts them on the rebuilt lines, by name: a live lines table that lost them (a
+ * rollback by a pod older than the migrations) gets them back.
  */
-const LINES_TRIGGER = 'account_daily_balance_add_lines';
-function linesTriggerSql(linesTable: string): string {
-  return `CREATE TRIGGER ${LINES_TRIGGER} AFTER INSERT ON ${quoteTable(linesTable)}
-    REFERENCING NEW TABLE AS new_lines FOR EACH STATEMENT EXECUTE FUNCTION ${LINES_TRIGGER}()`;
+function linesTriggersSql(linesTable: string): string[] {
+  const table = quoteTable(linesTable);
+  return [
+    `CREATE TRIGGER journal_line_currency_from_entry BEFORE INSERT ON ${table}
+      FOR EACH ROW WHEN (NEW.currency IS NULL) EXECUTE FUNCTION journal_line_currency_from_entry()`,
+    `CREATE TRIGGER account_daily_balance_add_lines AFTER INSERT ON ${table}
+      REFERENCING NEW TABLE AS new_lines FOR EACH STATEMENT EXECUTE FUNCTION account_daily_balance_add_lines()`,
+  ];
 }
 
 /** One index (or key constraint) of a live table, and the temporary name its shadow copy gets. */
@@ -165,5 +170,5 @@ export async function swapShadowTables(client: ClientBase, plans: readonly Index
     // Renaming a constraint's index renames the constraint too.
     await client.query(`ALTER INDEX ${quoteTable(plan.shadowName)} RENAME TO ${quoteTable(plan.liveName)}`);
   }
-  await client.query(linesTriggerSql(LIVE_TABLES.journalLines));
+  for (const sql of linesTriggersSql(LIVE_TABLES.journalLines)) await client.query(sql);
 }

@@ -1,5 +1,8 @@
 import jwt from 'jsonwebtoken';
+import { hasUnstorableCharacters } from '../storable-text';
 import type { Principal } from './principal';
+
+const MAX_CLAIM_LENGTH = 200;
 
 /** Pure token helpers (no Nest): shared by the guard, the `npm run token` CLI and tests. */
 export interface TokenClaims {
@@ -34,8 +37,15 @@ export function verifyToken(token: string, secret: string): Principal {
   if (typeof payload === 'string') throw new InvalidTokenError('invalid bearer token: payload is not an object');
   const tenantId = payload.tenantId;
   if (typeof tenantId !== 'string' || tenantId.trim() === '') throw new InvalidTokenError('invalid bearer token: tenantId claim missing');
+  const userId = typeof payload.sub === 'string' ? payload.sub : 'unknown';
+  // Both go into every query and event's metadata: text PostgreSQL cannot store would be a 500 on each request.
+  for (const [claim, value] of [['tenantId', tenantId], ['sub', userId]] as const) {
+    if (value.length > MAX_CLAIM_LENGTH || hasUnstorableCharacters(value)) {
+      throw new InvalidTokenError(`invalid bearer token: ${claim} claim must be at most ${MAX_CLAIM_LENGTH} characters without NUL or unpaired surrogates`);
+    }
+  }
   const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
-  return { tenantId, userId: typeof payload.sub === 'string' ? payload.sub : 'unknown', roles };
+  return { tenantId, userId, roles };
 }
 
 /** The token from an `Authorization: Bearer <token>` header, or undefined. */

@@ -7,12 +7,13 @@ import type { Pool } from 'pg';
 import { formatMinor } from '../../domain/money';
 import { LIVE_TABLES } from '../../projections/read-model-rows';
 import type { InvoiceStatus, JournalSource } from '../../projections/read-model-rows';
+import { ValidationError } from '../../domain/errors';
 import {
-  DateRangeQuery,
   encodeInvoiceCursor,
   encodeJournalCursor,
   InvoiceListQuery,
   JournalListQuery,
+  TrialBalanceQuery,
 } from './query-params';
 
 export interface InvoiceView {
@@ -83,6 +84,8 @@ export interface TrialBalanceAccount {
 export interface TrialBalanceView {
   from: string | null;
   to: string | null;
+  /** The currency of every amount below; null when the range holds no amounts. */
+  currency: string | null;
   accounts: TrialBalanceAccount[];
   totals: { debit: string; credit: string };
   /** Total debits equal total credits. */
@@ -124,7 +127,7 @@ const JOURNAL_COLUMNS = `e.id::text AS id, e.source, e.source_id::text AS source
   e.memo, e.currency, e.total_debit_minor::text AS debit, e.total_credit_minor::text AS credit, e.position::text AS position,
   to_char(e.created_at AT TIME ZONE 'UTC', ${ISO_MS}) AS created_at,
   (SELECT coalesce(json_agg(json_build_object('n', l.line_no, 'a', l.account_code, 'd', l.debit_minor::text, 'c', l.credit_minor::text) ORDER BY l.line_no), '[]')
-     FROM ${T.journalLines} l WHERE l.journal_entry_id = e.id) AS lines`;
+     FROM ${T.journalLines} l WHERE l.journal_entry_id = e.id AND l.tenant_id = e.tenant_id) AS lines`;
 
 interface JournalRecord {
   id: string;
@@ -241,23 +244,38 @@ export class FinanceReadQueries {
     };
   }
 
-  /** Debits and credits per account over the tenant's journal lines (optionally by entry date), from their daily balances. */
-  async trialBalance(tenantId: string, range: DateRangeQuery = {}): Promise<TrialBalanceView> {
+  /**
+   * Debits and credits per account over the tenant's journal lines (optionally by entry date), from
+   * their daily balances, in one currency: amounts in different currencies are never added together.
+   * Without `currency`, the range must hold only one (a ValidationError on `currency` lists them).
+   */
+  async trialBalance(tenantId: string, query: TrialBalanceQuery = {}): Promise<TrialBalanceView> {
     const params: unknown[] = [tenantId];
     let where = 'tenant_id = $1';
-    if (range.from !== undefined) {
-      params.push(range.from);
+    if (query.from !== undefined) {
+      params.push(query.from);
       where += ` AND entry_date >= $${params.length}::date`;
     }
-    if (range.to !== undefined) {
-      params.push(range.to);
+    if (query.to !== undefined) {
+      params.push(query.to);
       where += ` AND entry_date <= $${params.length}::date`;
     }
-    const { rows } = await this.pool.query<{ account_code: string; debit: string; credit: string }>(
-      `SELECT account_code, sum(debit_minor)::text AS debit, sum(credit_minor)::text AS credit
-       FROM ${T.accountDailyBalances} WHERE ${where} GROUP BY account_code ORDER BY account_code`,
+    if (query.currency !== undefined) {
+      params.push(query.currency);
+      where += ` AND currency = $${params.length}`;
+    }
+    const { rows } = await this.pool.query<{ currency: string; account_code: string; debit: string; credit: string }>(
+      `SELECT currency, account_code, sum(debit_minor)::text AS debit, sum(credit_minor)::text AS credit
+       FROM ${T.accountDailyBalances} WHERE ${where} GROUP BY currency, account_code ORDER BY currency, account_code`,
       params,
     );
+    const currencies = [...new Set(rows.map((r) => r.currency))];
+    if (currencies.length > 1) {
+      throw new ValidationError({
+        field: 'currency',
+        message: `is required: the ledger holds amounts in ${currencies.join(', ')}${query.from !== undefined || query.to !== undefined ? ' in this date range' : ''}, and amounts in different currencies are never added together`,
+      });
+    }
     let totalDebit = 0n;
     let totalCredit = 0n;
     const accounts = rows.map((r) => {
@@ -268,8 +286,9 @@ export class FinanceReadQueries {
       return { accountCode: r.account_code, debit: formatMinor(debit), credit: formatMinor(credit), balance: formatMinor(debit - credit) };
     });
     return {
-      from: range.from ?? null,
-      to: range.to ?? null,
+      from: query.from ?? null,
+      to: query.to ?? null,
+      currency: query.currency ?? currencies[0] ?? null,
       accounts,
       totals: { debit: formatMinor(totalDebit), credit: formatMinor(totalCredit) },
       balanced: totalDebit === totalCredit,

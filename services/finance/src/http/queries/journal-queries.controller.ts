@@ -4,7 +4,8 @@ import { JwtAuthGuard } from '../auth/jwt-auth.guard';
 import type { Principal } from '../auth/principal';
 import { FinanceReadQueries } from './finance-read-queries';
 import { notFound, parseOr400 } from './query-errors';
-import { parseDateRange, parseId, parseJournalListQuery } from './query-params';
+import { parseId, parseJournalListQuery, parseTrialBalanceQuery } from './query-params';
+import { rethrowAsHttp } from '../finance/error-mapping';
 
 @Controller('journal-entries')
 @UseGuards(JwtAuthGuard)
@@ -31,10 +32,10 @@ export class JournalQueriesController {
 export class LedgerQueriesController {
   constructor(@Inject(FinanceReadQueries) private readonly queries: FinanceReadQueries) {}
 
-  /** Sum of debits and credits per account (optionally ?from=YYYY-MM-DD&to=YYYY-MM-DD by entry date). */
+  /** Sum of debits and credits per account in one currency (?currency=, ?from=YYYY-MM-DD&to=YYYY-MM-DD by entry date). */
   @Get('trial-balance')
   async trialBalance(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>) {
-    const range = parseOr400(() => parseDateRange(query));
-    return this.queries.trialBalance(principal.tenantId, range);
+    const parsed = parseOr400(() => parseTrialBalanceQuery(query));
+    return this.queries.trialBalance(principal.tenantId, parsed).catch(rethrowAsHttp);
   }
 }

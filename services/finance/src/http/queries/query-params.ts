@@ -4,6 +4,7 @@
  */
 import { isCalendarDate } from '../../domain/calendar-date';
 import { ValidationError } from '../../domain/errors';
+import { parseCurrency } from '../../domain/money';
 import { INVOICE_STATUSES, InvoiceStatus, JOURNAL_SOURCES, JournalSource } from '../../projections/read-model-rows';
 import { parseEntityId, UUID_PATTERN } from '../finance/request-parsing';
 import { hasUnstorableCharacters, UNSTORABLE_MESSAGE } from '../storable-text';
@@ -43,6 +44,11 @@ export interface JournalCursor {
 export interface DateRangeQuery {
   from?: string;
   to?: string;
+}
+
+/** The trial balance's dates and, optionally, its currency. */
+export interface TrialBalanceQuery extends DateRangeQuery {
+  currency?: string;
 }
 
 /** Groups: date, hour, minute, second. */
@@ -86,6 +92,14 @@ export function parseJournalListQuery(query: Query): JournalListQuery {
   }
   const cursor = single(q.cursor, 'cursor');
   if (cursor !== undefined && cursor !== '') result.cursor = decodeJournalCursor(cursor);
+  return result;
+}
+
+/** A date range and an optional `currency` (three letters, any case, like `status`). */
+export function parseTrialBalanceQuery(query: Query): TrialBalanceQuery {
+  const result: TrialBalanceQuery = parseDateRange(query);
+  const currency = single((query ?? {}).currency, 'currency');
+  if (currency !== undefined && currency !== '') result.currency = parseCurrency(currency.toUpperCase(), 'currency');
   return result;
 }
 
