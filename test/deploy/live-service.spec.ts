@@ -88,7 +88,7 @@ function manifestEnv(container: KObject, objs: KObject[], db: TestDatabase, jwt:
   beforeAll(async () => {
     if (process.env.DEPLOY_LIVE_BUILD !== '0') {
       const b = spawnSync('npm', ['run', 'build'], { cwd: REPO_ROOT, encoding: 'utf8' });
-      if (b.status !== 0) process.stderr.write(`npm run build exited ${b.status} (using what it emitted):\n${(b.stdout + b.stderr).slice(-3000)}\n`);
+      if (b.status !== 0) throw new Error(`npm run build exited ${b.status}:\n${(b.stdout + b.stderr).slice(-3000)}`);
     }
     if (!existsSync(join(REPO_ROOT, MAIN_JS))) throw new Error(`${MAIN_JS} missing: the service does not build yet`);
     db = await createTestDatabase('finance_deploy');

@@ -235,8 +235,9 @@ describe.each(DEPLOYABLE)('%s', (dir) => {
     expect(svc.spec.ports.map((p: KObject) => p.name)).toContain(sm.spec.endpoints[0].port);
     expect(sm.spec.endpoints[0].path).toBe('/metrics');
     expect(selects(sm.spec.selector.matchLabels, svc.metadata.labels)).toBe(true);
-    const rule = named(objs(), 'PrometheusRule', 'finance-service')!;
-    expect(unknownMetrics(rule, [])).toEqual([]);
+    const rule = named(objs(), 'PrometheusRule', 'finance-service');
+    expect(rule).toBeDefined();
+    expect(unknownMetrics(rule!, [])).toEqual([]);
   });
 });
 
@@ -290,11 +291,10 @@ describe('phased rollout overlays', () => {
     const stageEnv = v2.spec.template.spec.containers[0].env.filter((e: KObject) => e.name === 'ROLLOUT_STAGE');
     expect(stageEnv).toEqual([{ name: 'ROLLOUT_STAGE', value: stage }]);
     // Both HPAs scale on the same targets, so the ratio holds as they scale; the maxima keep it too.
+    // At 100 % the stable Deployment has 0 pods and no HPA (an HPA cannot go below 1).
     const hpas = byKind(objs, 'HorizontalPodAutoscaler');
-    if (hpas.length === 2) {
-      const [a, b] = hpas;
-      expect(a.spec.metrics).toEqual(b.spec.metrics);
-    }
+    expect(hpas.map((h) => h.spec.scaleTargetRef.name).sort()).toEqual(percent === 100 ? ['finance-service-v2'] : ['finance-service', 'finance-service-v2']);
+    if (percent < 100) expect(hpas[0].spec.metrics).toEqual(hpas[1].spec.metrics);
   });
 });
 

@@ -269,6 +269,7 @@ describe('admin API (compiled service over HTTP)', () => {
       .map((line) => JSON.parse(line))
       .filter((entry) => entry.operation === 'projection-rollback');
     const { items } = (await call('GET', '/admin/finance/projection-rollback')).body;
+    expect(items.length).toBeGreaterThan(0);
     for (const op of items) {
       const own = lines.filter((l) => l.operationId === op.operationId);
       expect(own.map((l) => l.msg)).toEqual(expect.arrayContaining(['projection rollback started', expect.stringMatching(/^projection (rollback succeeded|rollback failed)/)]));

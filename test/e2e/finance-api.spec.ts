@@ -397,6 +397,7 @@ describe('finance write API (compiled service over HTTP)', () => {
       const id = await approvedInvoice();
       const answers = await Promise.all(Array.from({ length: 6 }, () => post(`/invoices/${id}/payments`, { amount: '2000.00', method: 'cash' })));
       const statuses = answers.map((a) => a.status);
+      expect(statuses.filter((s) => s === 201).length).toBeGreaterThanOrEqual(1);
       expect(statuses.filter((s) => s === 201).length).toBeLessThanOrEqual(3);
       for (const answer of answers.filter((a) => a.status !== 201)) expect(['OVERPAYMENT', 'VERSION_CONFLICT']).toContain(answer.body.code);
       const payments = (await streamOf(id)).filter((e) => e.type === 'PaymentRecorded');

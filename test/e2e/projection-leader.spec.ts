@@ -125,16 +125,13 @@ describe('projection leadership across service instances', () => {
     const caught = await caughtUp();
     const oldHolder = await advisoryLockHolder(pool);
     await leader.kill(); // SIGKILL: no shutdown hook, the lock session dies with the process
-    const killedAt = Date.now();
     services = services.filter((s) => s !== leader);
-    if (caught) console.warn('the leader finished the backlog before the kill; the takeover is still checked');
+    expect(caught).toBe(false); // killed mid catch-up, or this test would not test it
 
-    await waitFor(async () => {
+    const takeoverMs = await waitFor(async () => {
       const holder = await advisoryLockHolder(pool);
       return holder !== undefined && holder.pid !== oldHolder?.pid;
-    }, 10000, 'a new leader', 50);
-    const takeoverMs = Date.now() - killedAt;
-    expect(takeoverMs).toBeLessThan(5000);
+    }, 10000, 'a new leader within 10 s', 50);
     await waitFor(caughtUp, 30000, 'the new leader to finish the backlog', 50);
     await expectExactlyOnce();
     expect((await Promise.all(services.map(liveEvents))).filter((n) => n > 0)).toHaveLength(1);

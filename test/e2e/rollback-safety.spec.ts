@@ -125,6 +125,8 @@ describe('rollback safety with two service instances on one database', () => {
     // Writes during the rebuild are accepted.
     const written = [await createInvoice(b, 200, '300.00'), await createInvoice(a, 201)];
     await pay(b, ids[1], '50.00', 300);
+    // ... and they did land during it: the rebuild was still under way after the last one.
+    expect(await operation(b, id)).toMatchObject({ status: 'running', phase: 'replaying' });
     await waitFor(async () => (await operation(a, id)).status !== 'running', 60000, 'the rollback to end');
     // Held at the target: the readers see the target states now.
     const readsAfterSwap = seen.length;

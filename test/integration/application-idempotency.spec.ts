@@ -23,6 +23,7 @@ import {
 import { createTestDatabase, TestDatabase, migrateTestDatabase } from '../support/database';
 import { EsdbTestServer, startEsdbTestServer } from '../support/esdb-test-server';
 import type { Pool } from 'pg';
+import { waitFor } from '../support/wait-for';
 
 const BODY = { customerId: 'C-1001', dueDate: '2026-12-31', lines: [{ description: 'Cement 50kg', quantity: 10, unitPrice: '550.00', vatRate: '0.15' }] };
 
@@ -48,14 +49,14 @@ describe('idempotency keys in PostgreSQL', () => {
     return (await pool.query('SELECT count(*)::int AS n FROM events')).rows[0].n;
   }
 
-  /** A create-invoice command behind a key; `delayMs` holds the transaction open to let retries pile up. */
-  function createInvoice(tenantId: string, key: string, body: unknown = BODY, delayMs = 0) {
+  /** A create-invoice command behind a key; `hold` keeps its transaction open until it resolves (retries pile up meanwhile). */
+  function createInvoice(tenantId: string, key: string, body: unknown = BODY, hold?: Promise<void>) {
     return idempotency.run({ tenantId, key, method: 'POST', path: '/invoices', body }, async (eventStore): Promise<StoredAnswer> => {
       const result = await new InvoiceService({ eventStore }).create(
         { customerId: 'C-1001', currency: 'BDT', dueDate: '2026-12-31', lines: [{ description: 'Cement', quantityMilli: 10000n, unitPriceMinor: 55000n, vatRateBp: 1500 }] },
         { tenantId, userId: 'u', correlationId: 'c', causationId: 'r', idempotencyKey: key },
       );
-      if (delayMs) await new Promise((resolve) => setTimeout(resolve, delayMs));
+      await hold;
       return { status: 201, body: { id: result.id, version: result.version } };
     });
   }
@@ -91,7 +92,15 @@ describe('idempotency keys in PostgreSQL', () => {
 
   it('runs the command once when retries arrive concurrently', async () => {
     const before = await eventCount();
-    const outcomes = await Promise.all(Array.from({ length: 6 }, () => createInvoice('tenant-a', 'key-concurrent', BODY, 150)));
+    let release!: () => void;
+    const hold = new Promise<void>((resolve) => (release = resolve));
+    const running = Promise.all(Array.from({ length: 6 }, () => createInvoice('tenant-a', 'key-concurrent', BODY, hold)));
+    // One runs the command and holds its key row; the five others must be waiting on that row, not arriving after.
+    const waitingOnTheKey = async () =>
+      (await pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows[0].n;
+    await waitFor(async () => (await waitingOnTheKey()) === 5, 10_000, 'five retries blocked on the first one');
+    release();
+    const outcomes = await running;
     expect(outcomes.filter((o) => !o.replayed)).toHaveLength(1);
     const ids = new Set(outcomes.map((o) => (o.body as { id: string }).id));
     expect(ids.size).toBe(1);

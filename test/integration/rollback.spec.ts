@@ -498,9 +498,15 @@ describe('rollback safety (PostgreSQL event store)', () => {
   });
 
   it('two rollbacks requested at once from two instances: one runs, the other is refused (cluster-wide lock)', async () => {
+    // The winner is held before its verification, so "while it runs" below is certain, not a race.
+    let signalHeld!: () => void;
+    const held = new Promise<void>((resolve) => (signalHeld = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const hooks = { beforeVerify: async () => { signalHeld(); await gate; } };
     const pool2 = h.db.pool({ max: 4 });
-    const one = service(h, { tuning: { batchSize: 3, batchDelayMs: 20 } });
-    const two = service({ pool: pool2, store: new PostgresEventStore(pool2) }, { tuning: { batchSize: 3, batchDelayMs: 20 } });
+    const one = service(h, { tuning: { batchSize: 3 }, hooks });
+    const two = service({ pool: pool2, store: new PostgresEventStore(pool2) }, { tuning: { batchSize: 3 }, hooks });
     const target = events[10].position.toString();
     const results = await Promise.allSettled([
       one.requestRollback({ targetVersion: target, requestedBy: 'a', tenantId: 't' }),
@@ -511,10 +517,18 @@ describe('rollback safety (PostgreSQL event store)', () => {
     expect(fulfilled).toHaveLength(1);
     expect(rejected).toHaveLength(1);
     expect(rejected[0].reason).toBeInstanceOf(RollbackInProgressError);
-    // While it runs, the other instance's recovery must not touch it (the lock has a live holder).
-    expect(await two.recoverInterrupted('test')).toEqual([]);
-    await one.whenIdle();
-    await two.whenIdle();
+    const [winner, other] = results[0].status === 'fulfilled' ? [one, two] : [two, one];
+    const { operationId } = (fulfilled[0] as PromiseFulfilledResult<{ operationId: string }>).value;
+    await held;
+    try {
+      // While it runs, the other instance's recovery must not touch it (the lock has a live holder).
+      expect(await other.recoverInterrupted('test')).toEqual([]);
+      expect(await other.getOperation(operationId)).toMatchObject({ status: 'running' });
+    } finally {
+      release();
+    }
+    await winner.whenIdle();
+    await other.whenIdle();
     const ops = (await one.listOperations()).filter((o) => o.requestedBy === 'a' || o.requestedBy === 'b');
     expect(ops).toEqual([expect.objectContaining({ status: 'succeeded', targetVersion: target })]);
     // Put the model back at the head for the next tests.

@@ -63,6 +63,8 @@ describe('loadConfig', () => {
     ['JWT_SECRET', 'short', /JWT_SECRET must be at least 32 characters/],
     ['DATABASE_PORT', '5432x', /DATABASE_PORT must be an integer/],
     ['MIGRATE_ON_START', 'maybe', /MIGRATE_ON_START must be true or false/],
+    // The migration runner holds its lock on one session while the migrations run on another.
+    ['DATABASE_POOL_MAX', '1', /DATABASE_POOL_MAX must be between 2 and 1000/],
   ])('rejects malformed %s=%s', (name, value, message) => {
     expect(problemsOf({ ...prodBase, [name]: value }).join('\n')).toMatch(message);
   });

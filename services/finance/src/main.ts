@@ -43,6 +43,7 @@ async function bootstrap(): Promise<void> {
   const logger = createRootLogger(config.logLevel, { version: SERVICE_VERSION });
   const metrics = new FinanceMetrics(SERVICE_VERSION, config.rolloutStage);
   const shutdown = new ShutdownState();
+  const stopDuringStartup = exitOnStopSignalWhileStarting(config, logger);
 
   if (config.database.embedded) logger.info({ dataDir: config.embeddedDataDir, port: config.database.port }, 'starting embedded PostgreSQL');
   const infra = await openInfrastructure(config, 'finance-service', metrics);
@@ -76,7 +77,32 @@ async function bootstrap(): Promise<void> {
     `finance-service listening on http://localhost:${config.port} (health: /health/live, /health/ready; metrics: http://localhost:${config.metricsPort}/metrics)`,
   );
 
+  stopDuringStartup.remove();
   installShutdown({ config, logger, shutdown, app, metricsServer, infra });
+}
+
+/**
+ * Until the drain handler is installed, a stop signal ends the process at once: nothing has been accepted
+ * yet to drain, and a migration cut short is rolled back by PostgreSQL. Without a listener Node would
+ * exit too, but as PID 1 in a container a signal with no listener is ignored: a pod deleted while
+ * waiting for the migration lock or the database would wait out its whole grace period.
+ * Embedded PostgreSQL (development) is left to the package's own exit hook, which stops it and exits.
+ */
+function exitOnStopSignalWhileStarting(config: AppConfig, logger: AppLogger): { remove(): void } {
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (config.database.embedded && process.listenerCount(signal) > 1) return;
+    logger.warn({ signal }, 'stop signal while starting: exiting before accepting any request');
+    logger.flush();
+    process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return {
+    remove: () => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    },
+  };
 }
 
 interface ShutdownParts {

@@ -91,7 +91,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     user: env.DATABASE_USER ?? 'postgres',
     password: env.DATABASE_PASSWORD ?? (embedded ? 'postgres' : ''),
     name: env.DATABASE_NAME ?? 'finance',
-    poolMax: readInt(env, 'DATABASE_POOL_MAX', 10, 1, 1000, problems),
+    // At least 2: the migration runner holds its lock on one session while TypeORM migrates on another.
+    poolMax: readInt(env, 'DATABASE_POOL_MAX', 10, 2, 1000, problems),
   };
   if (embedded) database.user = 'postgres';
 
