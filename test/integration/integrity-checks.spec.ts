@@ -56,6 +56,19 @@ describe('integrity checks (journal entries in two halves)', () => {
     return report.checks.find((c) => c.name === 'journal_entries_balanced')!;
   }
 
+  it("reports lines that do not carry their entry's currency or tenant (the daily balances are summed from them)", async () => {
+    await entry(LOW, 500, 500, [[500, 0], [0, 500]]);
+    await entry(HIGH, 900, 900, [[900, 0], [0, 900]]);
+    await entry(BOUNDARY, 700, 700, [[700, 0], [0, 700]]);
+    expect(await journalCheck([pool, pool])).toMatchObject({ ok: true, failures: 0 });
+    await pool.query(`UPDATE journal_entry_line_read_model SET currency = 'USD' WHERE journal_entry_id = $1 AND line_no = 2`, [LOW]);
+    await pool.query(`UPDATE journal_entry_line_read_model SET currency = 'AAA' WHERE journal_entry_id = $1 AND line_no = 1`, [HIGH]);
+    await pool.query(`UPDATE journal_entry_line_read_model SET tenant_id = 'other' WHERE journal_entry_id = $1 AND line_no = 1`, [BOUNDARY]);
+    const check = await journalCheck([pool, pool]);
+    expect(check).toMatchObject({ ok: false, failures: 3 });
+    expect([...check.sample!].sort()).toEqual([LOW, BOUNDARY, HIGH].sort());
+  });
+
   it('passes balanced entries in both halves, including the first id of the second half', async () => {
     await entry(LOW, 500, 500, [[500, 0], [0, 500]]);
     await entry(BOUNDARY, 700, 700, [[700, 0], [0, 700]]);

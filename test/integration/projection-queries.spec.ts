@@ -245,11 +245,11 @@ describe('FinanceReadQueries (PostgreSQL)', () => {
     expect(await plan("SELECT id FROM journal_entry_read_model WHERE tenant_id = $1 AND entry_date >= $2 ORDER BY entry_date, id LIMIT 5", ['tenant-a', '2026-11-01'])).toMatch(/journal_entry_read_model_tenant_date_idx/);
     expect(await plan('SELECT line_no FROM journal_entry_line_read_model WHERE journal_entry_id = $1 ORDER BY line_no', [INV])).toMatch(/journal_entry_line_read_model_pkey/);
     // A trial balance reads the tenant's daily balances, only those in the date range when it has one.
-    expect(await plan('SELECT account_code, sum(debit_minor) FROM account_daily_balance_read_model WHERE tenant_id = $1 GROUP BY account_code', ['tenant-a'])).toMatch(
+    expect(await plan('SELECT currency, account_code, sum(debit_minor) FROM account_daily_balance_read_model WHERE tenant_id = $1 GROUP BY currency, account_code', ['tenant-a'])).toMatch(
       /"Index Name":"account_daily_balance_read_model_pkey".*"Index Cond":"\(tenant_id = [^"]+\)"/,
     );
     expect(
-      await plan('SELECT account_code, sum(debit_minor) FROM account_daily_balance_read_model WHERE tenant_id = $1 AND entry_date >= $2::date AND entry_date <= $3::date GROUP BY account_code', ['tenant-a', '2026-11-01', '2026-11-27']),
-    ).toMatch(/"Index Name":"account_daily_balance_read_model_pkey".*"Index Cond":"\(\(tenant_id = [^"]+\) AND \(entry_date >= [^"]+\) AND \(entry_date <= [^"]+\)\)"/);
+      await plan('SELECT currency, account_code, sum(debit_minor) FROM account_daily_balance_read_model WHERE tenant_id = $1 AND entry_date >= $2::date AND entry_date <= $3::date AND currency = $4 GROUP BY currency, account_code', ['tenant-a', '2026-11-01', '2026-11-27', 'BDT']),
+    ).toMatch(/"Index Name":"account_daily_balance_read_model_pkey".*"Index Cond":"\(\(tenant_id = [^"]+\) AND \(entry_date >= [^"]+\) AND \(entry_date <= [^"]+\)(?: AND \(currency = [^"]+\))?\)"/);
   });
 });

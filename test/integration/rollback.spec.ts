@@ -519,7 +519,7 @@ describe('rollback safety (PostgreSQL event store)', () => {
     expect(rejected[0].reason).toBeInstanceOf(RollbackInProgressError);
     const [winner, other] = results[0].status === 'fulfilled' ? [one, two] : [two, one];
     const { operationId } = (fulfilled[0] as PromiseFulfilledResult<{ operationId: string }>).value;
-    await held;
+    await Promise.race([held, winner.whenIdle().then(() => Promise.reject(new Error('the rollback ended before its verification')))]);
     try {
       // While it runs, the other instance's recovery must not touch it (the lock has a live holder).
       expect(await other.recoverInterrupted('test')).toEqual([]);

@@ -70,15 +70,15 @@ async function bootstrap(): Promise<void> {
   app.useGlobalFilters(new AllExceptionsFilter(routes, logger));
   app.useGlobalInterceptors(new UnparsableBodyInterceptor());
 
-  await app.listen({ port: config.port, host: '0.0.0.0' });
+  // The metrics port first: from the moment the API listens, a stop signal must drain, not exit.
   const metricsServer = await startMetricsServer(metrics, config.metricsPort);
+  await app.listen({ port: config.port, host: '0.0.0.0' });
+  stopDuringStartup.remove();
+  installShutdown({ config, logger, shutdown, app, metricsServer, infra });
   logger.info(
     { port: config.port, metricsPort: config.metricsPort, eventStore: config.eventStore, embeddedDatabase: config.database.embedded },
     `finance-service listening on http://localhost:${config.port} (health: /health/live, /health/ready; metrics: http://localhost:${config.metricsPort}/metrics)`,
   );
-
-  stopDuringStartup.remove();
-  installShutdown({ config, logger, shutdown, app, metricsServer, infra });
 }
 
 /**

@@ -123,14 +123,20 @@ function firstByte(uuidColumn: string): string {
 }
 
 function journalBalanceCheck(runner: SqlRunner, t: { entries: string; lines: string }, half: (typeof JOURNAL_ID_HALVES)[number]): Promise<IntegrityCheck> {
-  return countCheck(runner, 'journal_entries_balanced', 'every journal entry is balanced, has lines, and its lines sum to its totals', `
+  // The lines' tenant and currency are copies of the entry's (the daily balances are summed from them):
+  // the lowest and highest of each must both be the entry's. "C" collation: bytes, not locale rules.
+  return countCheck(runner, 'journal_entries_balanced', "every journal entry is balanced, has lines, and its lines sum to its totals and carry its tenant and currency", `
     SELECT count(*)::int AS failures, (array_agg(coalesce(e.id, l.journal_entry_id)::text))[1:${SAMPLE_SIZE}] AS sample
       FROM (SELECT * FROM ${t.entries} WHERE ${firstByte('id')} ${half}) e
-      FULL JOIN (SELECT journal_entry_id, sum(debit_minor) AS debit, sum(credit_minor) AS credit
+      FULL JOIN (SELECT journal_entry_id, sum(debit_minor) AS debit, sum(credit_minor) AS credit,
+                        min(tenant_id COLLATE "C") AS tenant_low, max(tenant_id COLLATE "C") AS tenant_high,
+                        min(currency COLLATE "C") AS currency_low, max(currency COLLATE "C") AS currency_high
                    FROM ${t.lines} WHERE ${firstByte('journal_entry_id')} ${half} GROUP BY journal_entry_id) l ON l.journal_entry_id = e.id
      WHERE e.id IS NULL OR l.journal_entry_id IS NULL
         OR e.total_debit_minor <> e.total_credit_minor
-        OR l.debit <> e.total_debit_minor OR l.credit <> e.total_credit_minor`);
+        OR l.debit <> e.total_debit_minor OR l.credit <> e.total_credit_minor
+        OR l.tenant_low <> e.tenant_id OR l.tenant_high <> e.tenant_id
+        OR l.currency_low <> e.currency OR l.currency_high <> e.currency`);
 }
 
 /** Checks that ran in parts (same name, adjacent) as one check: failures added, samples joined. */
