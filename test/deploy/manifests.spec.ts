@@ -228,13 +228,25 @@ describe.each(DEPLOYABLE)('%s', (dir) => {
   });
 
   // k8s/base is the bare service (nothing to check here); every overlay adds k8s/monitoring.
-  if (dir !== 'k8s/base') it('monitors the service: ServiceMonitor on the metrics port, PrometheusRule on contract metrics only', () => {
-    const sm = named(objs(), 'ServiceMonitor', 'finance-service')!;
-    const svc = named(objs(), 'Service', 'finance-service')!;
-    expect(sm).toBeDefined();
-    expect(svc.spec.ports.map((p: KObject) => p.name)).toContain(sm.spec.endpoints[0].port);
-    expect(sm.spec.endpoints[0].path).toBe('/metrics');
-    expect(selects(sm.spec.selector.matchLabels, svc.metadata.labels)).toBe(true);
+  if (dir !== 'k8s/base') it('monitors every pod: PodMonitor on the metrics container port of each workload, PrometheusRule on contract metrics only', () => {
+    const pm = named(objs(), 'PodMonitor', 'finance-service');
+    expect(pm).toBeDefined();
+    expect(pm!.spec.podMetricsEndpoints[0].path).toBe('/metrics');
+    // Every workload's pods (all tracks and colours, whichever one the Service selects) are scraped on a port they name.
+    const templates = [...byKind(objs(), 'Deployment'), ...byKind(objs(), 'Rollout')].map((w) => w.spec.template).filter((t) => t?.spec?.containers);
+    expect(templates.length).toBeGreaterThan(0);
+    for (const t of templates) {
+      expect(selects(pm!.spec.selector.matchLabels, t.metadata.labels)).toBe(true);
+      const ports = t.spec.containers.flatMap((c: KObject) => (c.ports ?? []).map((p: KObject) => p.name));
+      expect(ports).toContain(pm!.spec.podMetricsEndpoints[0].port);
+    }
+    expect(byKind(objs(), 'ServiceMonitor')).toEqual([]); // one scrape per pod, not two
+    // The job label the queries select on is the value of the pod label named by jobLabel.
+    const jobs = new Set(templates.map((t) => t.metadata.labels[pm!.spec.jobLabel]));
+    expect([...jobs]).toEqual(['finance-service']);
+    const queried = [...JSON.stringify(byKind(objs(), 'PrometheusRule')).matchAll(/job=\\"([^"\\]+)\\"/g)].map((m) => m[1]);
+    expect(queried.length).toBeGreaterThan(0);
+    for (const job of queried) expect(jobs.has(job)).toBe(true);
     const rule = named(objs(), 'PrometheusRule', 'finance-service');
     expect(rule).toBeDefined();
     expect(unknownMetrics(rule!, [])).toEqual([]);
@@ -379,9 +391,9 @@ describe('Argo Rollouts overlay', () => {
     expect(m(gate, 'canary-error-rate-gate').successCondition).toBe('len(result) > 0 && result[0] < 0.01');
     expect(m(gate, 'canary-p95-gate').successCondition).toBe('len(result) > 0 && result[0] < 0.3');
     expect(unknownMetrics(undefined, [abort, gate])).toEqual([]);
-    // The queries filter on the pod-template hash, which the ServiceMonitor must copy onto the series.
-    const sm = named(objs(), 'ServiceMonitor', 'finance-service')!;
-    expect(sm.spec.podTargetLabels).toContain('rollouts-pod-template-hash');
+    // The queries filter on the pod-template hash, which the PodMonitor must copy onto the series.
+    const pm = named(objs(), 'PodMonitor', 'finance-service')!;
+    expect(pm.spec.podTargetLabels).toContain('rollouts-pod-template-hash');
   });
 });
 

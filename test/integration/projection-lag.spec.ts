@@ -61,6 +61,21 @@ describe('projectionLag', () => {
       await appendSpecs(store, [new FinanceEventBuilder('t').custom('customer-00000000-0000-4000-8000-000000000002', 'CustomerRegistered', {})]);
       expect(await projectionLag(store, lastFinance, await store.headPosition())).toEqual({ events: 0, exact: true });
     });
+
+    it("stops reading other streams' events at the scan limit and says the count is not exact", async () => {
+      const b = new FinanceEventBuilder('tenant-lag-scan');
+      const checkpoint = await store.headPosition();
+      // A shared log: 1,200 events of another stream, then two finance events.
+      await appendSpecs(store, [
+        ...Array.from({ length: 1200 }, (_, i) => b.custom(`inventory-00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, 'StockCounted', { n: i })),
+        b.journalEntry(),
+        b.journalEntry(),
+      ]);
+      const head = await store.headPosition();
+      expect(await projectionLag(store, checkpoint, head)).toEqual({ events: 2, exact: true });
+      // Pages are whole: a limit of 500 reads one page (or two) of the other stream, never the finance events.
+      expect(await projectionLag(store, checkpoint, head, 2000, 500)).toEqual({ events: 0, exact: false });
+    });
   });
 
   describe('PostgreSQL', () => {

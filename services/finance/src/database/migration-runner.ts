@@ -29,12 +29,19 @@ export async function runMigrationsExclusively(dataSource: DataSource): Promise<
   }
 }
 
+/** Runs one SQL statement and returns its rows (a DataSource, a pool or a dedicated session). */
+export type RowsQuery = (sql: string, params?: unknown[]) => Promise<Array<Record<string, unknown>>>;
+
+/** Names of the migrations this build knows. */
+export function knownMigrationNames(dataSource: DataSource): string[] {
+  return dataSource.migrations.map((m) => m.name ?? m.constructor.name);
+}
+
 /** Names of migrations this build knows but the database has not applied. */
-export async function pendingMigrationNames(dataSource: DataSource): Promise<string[]> {
-  const expected = dataSource.migrations.map((m) => m.name ?? m.constructor.name);
-  const exists = await dataSource.query(`SELECT to_regclass($1) AS t`, [MIGRATIONS_TABLE]);
-  if (!exists[0]?.t) return expected;
-  const rows: Array<{ name: string }> = await dataSource.query(`SELECT name FROM "${MIGRATIONS_TABLE}"`);
+export async function pendingMigrationNames(known: readonly string[], query: RowsQuery): Promise<string[]> {
+  const exists = await query(`SELECT to_regclass($1) AS t`, [MIGRATIONS_TABLE]);
+  if (!exists[0]?.t) return [...known];
+  const rows = await query(`SELECT name FROM "${MIGRATIONS_TABLE}"`);
   const applied = new Set(rows.map((r) => r.name));
-  return expected.filter((name) => !applied.has(name));
+  return known.filter((name) => !applied.has(name));
 }

@@ -64,11 +64,16 @@ export interface ReadAllOptions {
   /** Only streams whose id starts with one of these prefixes (adapters may filter in code). */
   streamPrefixes?: string[];
   /**
-   * Told the furthest position read, filtered-out events included, by an adapter that filters in code
-   * (EventStoreDB). Once the iteration has ended, every event up to it that passed the filter has been
+   * Told the furthest position read, filtered-out events included (system events excepted: it never
+   * passes the head), by an adapter that filters in code (EventStoreDB). Once the iteration has ended, every event up to it that passed the filter has been
    * yielded: a follower may move its checkpoint there instead of reading the same other streams again.
    */
   onScanned?: (position: Position) => void;
+  /**
+   * Stop after reading about this many events, filtered-out ones included (an adapter that filters in
+   * code; whole pages, so a little more). onScanned then tells how far the read got.
+   */
+  scanLimit?: number;
 }
 
 export class WrongExpectedVersionError extends Error {

@@ -136,10 +136,15 @@ export class EventStoreDbEventStore implements EventStore {
     let cursor: AllPosition = from === START_POSITION ? { commit: -1n, prepare: -1n } : { commit: from, prepare: from };
     let exhausted = false;
     let pending: RecordedEvent[] = [];
+    // Reported to onScanned: the last non-system event read. Never a system event's position: the head is
+    // the last non-system event, and a checkpoint moved beyond it would stand after the head.
+    let scanned: Position | undefined;
+    let read = 0;
     for (;;) {
       while (!exhausted && pending.length < batchSize) {
         const page = await this.readAllPage(cursor, pageSize);
-        exhausted = page.length < pageSize;
+        read += page.length;
+        exhausted = page.length < pageSize || (options.scanLimit !== undefined && read >= options.scanLimit);
         for (const [index, resolved] of page.entries()) {
           const position = commitPositionOf(resolved);
           // A read starts AT its position: the event there was delivered by the previous page.
@@ -152,10 +157,11 @@ export class EventStoreDbEventStore implements EventStore {
           const recorded = resolved.event;
           cursor = { commit: position, prepare: recorded?.position?.prepare ?? position };
           if (!recorded || isSystemEvent(recorded)) continue;
+          scanned = position;
           if (prefixes && !prefixes.some((p) => recorded.streamId.startsWith(p))) continue;
           pending.push(toRecordedEvent(recorded, position));
         }
-        if (cursor.commit >= 0n) options.onScanned?.(cursor.commit);
+        if (scanned !== undefined) options.onScanned?.(scanned);
       }
       if (pending.length === 0) return;
       const batch = pending.slice(0, batchSize);

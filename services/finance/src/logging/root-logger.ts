@@ -14,6 +14,8 @@ export const REDACTED_PATHS = [
   '*.token',
   'config.database.password',
   'config.jwtSecret',
+  // A failed query's bound values (TypeORM's QueryFailedError): clients' and events' data, not for logs.
+  'err.parameters',
 ];
 
 /** One JSON logger for the process: HTTP request logs, projections and rollbacks all write through it. */

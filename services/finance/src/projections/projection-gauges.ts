@@ -4,9 +4,13 @@ import type { Position } from '../event-store/position';
 import type { FinanceMetrics } from '../metrics/metrics-registry';
 import { projectionLag } from './projection-lag';
 import { readCheckpoint } from './projection-state';
+import { withTimeout } from '../util/with-timeout';
 
 /** How often the gauges are re-read, on every pod, projecting or not. */
 export const DEFAULT_GAUGE_REFRESH_MS = 2000;
+
+/** How long one refresh may take before the next may start. */
+const REFRESH_TIMEOUT_MS = 10_000;
 
 /**
  * The head, checkpoint and lag gauges. Every pod reports them, projecting or not (a pod with
@@ -15,6 +19,7 @@ export const DEFAULT_GAUGE_REFRESH_MS = 2000;
 export class ProjectionGauges {
   private knownHead: Position = 0n;
   private timer?: NodeJS.Timeout;
+  private refreshing?: Promise<void>;
 
   constructor(
     private readonly pool: Pool,
@@ -22,12 +27,22 @@ export class ProjectionGauges {
     private readonly metrics: FinanceMetrics | undefined,
   ) {}
 
-  /** Refreshes every refreshMs (0: never) and once now. */
+  /**
+   * Refreshes every refreshMs (0: never) and once now. One refresh at a time: against a stalled store a
+   * new read every interval would pile up on every pod; a refresh that does not end within
+   * REFRESH_TIMEOUT_MS is given up (its read may still end later) so that the next one can run.
+   */
   start(refreshMs: number): void {
     if (this.timer || refreshMs <= 0 || !this.metrics) return;
-    this.timer = setInterval(() => void this.refresh(), refreshMs);
+    const tick = () => {
+      if (this.refreshing) return;
+      this.refreshing = withTimeout(this.refresh(), REFRESH_TIMEOUT_MS, 'projection gauge refresh')
+        .catch(() => undefined)
+        .finally(() => (this.refreshing = undefined));
+    };
+    this.timer = setInterval(tick, refreshMs);
     this.timer.unref();
-    void this.refresh();
+    tick();
   }
 
   stop(): void {

@@ -21,6 +21,7 @@
  */
 import { hostname } from 'node:os';
 import { Client, ClientConfig, Pool } from 'pg';
+import { dedicatedClient } from '../database/dedicated-session';
 import type { EventStore, RecordedEvent } from '../event-store/event-store';
 import type { Position } from '../event-store/position';
 import { FINANCE_STREAM_PREFIXES } from '../domain/events';
@@ -383,13 +384,9 @@ export class ProjectionManager {
 
   private async defaultSession(): Promise<Client> {
     const base = (this.pool as unknown as { options: ClientConfig }).options;
-    const client = new Client({
-      ...base,
-      // pg.Pool keeps the password non-enumerable (out of logs): a spread would drop it.
-      password: base.password,
-      application_name: `finance-projection@${hostname()}`.slice(0, 63),
+    const client = dedicatedClient(this.pool, `finance-projection@${hostname()}`, {
       keepAlive: true,
-      connectionTimeoutMillis: (base as { connectionTimeoutMillis?: number }).connectionTimeoutMillis ?? 5000,
+      connectionTimeoutMillis: base.connectionTimeoutMillis ?? 5000,
     });
     try {
       await client.connect();

@@ -15,7 +15,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Client, ClientBase, ClientConfig, Pool } from 'pg';
+import { Client, ClientBase, Pool } from 'pg';
+import { dedicatedClient } from '../database/dedicated-session';
 import type { EventStore } from '../event-store/event-store';
 import { parsePosition, Position, START_POSITION } from '../event-store/position';
 import type { AppLogger } from '../logging/root-logger';
@@ -678,9 +679,7 @@ export class ProjectionRollbackService {
   // ------------------------------------------------------------------------------------------ helpers
 
   private async connect(purpose: string): Promise<Client> {
-    const options = (this.deps.pool as unknown as { options: ClientConfig }).options;
-    // pg.Pool keeps the password non-enumerable (out of logs): a spread alone would drop it.
-    const client = new Client({ ...options, password: options.password, application_name: `finance-service rollback ${purpose}` });
+    const client = dedicatedClient(this.deps.pool, `finance-service rollback ${purpose}`);
     client.on('error', () => undefined); // a broken session surfaces as a failed query
     await client.connect();
     return client;
