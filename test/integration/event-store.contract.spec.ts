@@ -18,6 +18,7 @@ import { projectBatch } from '../../services/finance/src/projections/finance-pro
 import { Position, START_POSITION } from '../../services/finance/src/event-store/position';
 import { createTestDatabase, migrateTestDatabase } from '../support/database';
 import { BEYOND_SAFE_INTEGER, EsdbTestServer, EsdbTestServerOptions, startEsdbTestServer } from '../support/esdb-test-server';
+import { waitFor } from '../support/wait-for';
 
 interface Harness {
   store: EventStore;
@@ -344,6 +345,48 @@ describe('EventStoreDB adapter: a binary event in a finance stream', () => {
       await raw.dispose();
       // dispose() leaves the HTTP/2 channel open (see EventStoreDbEventStore.close).
       await (raw as unknown as { getChannel(): Promise<{ close(): void }> }).getChannel().then((c) => c.close()).catch(() => undefined);
+      await store.close();
+      await esdb.close();
+    }
+  });
+});
+
+describe('EventStoreDB adapter: events whose JSON is not an object', () => {
+  it('are read with null data and empty metadata (the client hands over a string for JSON it cannot parse)', async () => {
+    const esdb = await startEsdbTestServer();
+    const store = EventStoreDbEventStore.fromConnectionString(esdb.connectionString);
+    try {
+      const stream = `invoice-${randomUUID()}`;
+      const json = (id: string, data: string, metadata: string) => ({
+        id, type: 'InvoiceCreated', contentType: 'application/json', data: Buffer.from(data), customMetadata: Buffer.from(metadata),
+      });
+      esdb.log.append(stream, { kind: 'any' }, [json(randomUUID(), 'not json {', 'also not json'), json(randomUUID(), '[1,2]', '"a string"')]);
+      const read = await readAllFlat(store, { streamPrefixes: ['invoice-'] });
+      expect(read.map((e) => [e.data, e.metadata])).toEqual([[null, {}], [null, {}]]);
+      expect(await store.readStream(stream)).toEqual([expect.objectContaining({ data: null, metadata: {} }), expect.objectContaining({ data: null, metadata: {} })]);
+    } finally {
+      await store.close();
+      await esdb.close();
+    }
+  });
+});
+
+describe('EventStoreDB adapter: a server that accepts reads and never answers', () => {
+  it('gives up each read at its deadline and cancels it (the client applies none)', async () => {
+    const esdb = await startEsdbTestServer();
+    const store = EventStoreDbEventStore.fromConnectionString(esdb.connectionString, { pingTimeoutMs: 300, readTimeoutMs: 500 });
+    try {
+      await store.append(`journal-${randomUUID()}`, [event('JournalEntryPosted')], 'any');
+      esdb.stallReads = true;
+      await expect(store.ping()).rejects.toThrow(/EventStoreDB did not answer within 300 ms/);
+      await expect(store.headPosition()).rejects.toThrow(/did not answer within 500 ms/);
+      await expect(readAllFlat(store)).rejects.toThrow(/did not answer within 500 ms/);
+      await expect(store.readStream('journal-x')).rejects.toThrow(/did not answer within 500 ms/);
+      // Each given-up read was cancelled: the server saw it close.
+      await waitFor(() => esdb.calls.openReads === 0, 5000, 'the stalled reads to be cancelled');
+      esdb.stallReads = false;
+      await expect(store.ping()).resolves.toBeUndefined();
+    } finally {
       await store.close();
       await esdb.close();
     }

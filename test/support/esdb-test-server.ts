@@ -35,6 +35,8 @@ export interface EsdbTestServer {
   log: EsdbTestLog;
   /** Calls received per method, and Read calls still open (a cancelled read closes). */
   calls: { batchAppend: number; append: number; read: number; openReads: number };
+  /** true: Read calls are accepted and never answered (a stalled server); the connection stays up. */
+  stallReads: boolean;
   close(): Promise<void>;
 }
 
@@ -44,6 +46,7 @@ export const BEYOND_SAFE_INTEGER = 2n ** 53n + 7n;
 export async function startEsdbTestServer(options: EsdbTestServerOptions = {}): Promise<EsdbTestServer> {
   const log = new EsdbTestLog(options);
   const calls = { batchAppend: 0, append: 0, read: 0, openReads: 0 };
+  const control = { stallReads: false };
   const server = new grpc.Server();
   server.addService(ServerFeaturesService, {
     getSupportedMethods: (_call: grpc.ServerUnaryCall<Empty, SupportedMethods>, callback: grpc.sendUnaryData<SupportedMethods>) =>
@@ -54,6 +57,7 @@ export async function startEsdbTestServer(options: EsdbTestServerOptions = {}): 
       calls.read += 1;
       calls.openReads += 1;
       call.once('close', () => (calls.openReads -= 1));
+      if (control.stallReads) return;
       void handleRead(log, call);
     },
     append: (call: grpc.ServerReadableStream<AppendReq, AppendResp>, callback: grpc.sendUnaryData<AppendResp>) => {
@@ -72,6 +76,12 @@ export async function startEsdbTestServer(options: EsdbTestServerOptions = {}): 
     connectionString: `esdb://127.0.0.1:${port}?tls=false`,
     log,
     calls,
+    get stallReads() {
+      return control.stallReads;
+    },
+    set stallReads(value: boolean) {
+      control.stallReads = value;
+    },
     async close() {
       // Clients keep their BatchAppend stream open; a graceful shutdown would wait for it.
       server.forceShutdown();

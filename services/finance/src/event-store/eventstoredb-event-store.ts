@@ -10,6 +10,7 @@ import {
   NO_STREAM,
   ReadPosition,
   START,
+  StreamingRead,
   jsonEvent,
 } from '@eventstore/db-client';
 import type { Channel } from '@grpc/grpc-js';
@@ -61,6 +62,8 @@ const HEAD_SCAN_PAGE = 32;
 export interface EventStoreDbEventStoreOptions {
   /** Deadline of ping()'s read. */
   pingTimeoutMs?: number;
+  /** Deadline of every other read (one stream, one $all page, one head page). Default 30 s. */
+  readTimeoutMs?: number;
 }
 
 /**
@@ -73,6 +76,7 @@ export interface EventStoreDbEventStoreOptions {
 export class EventStoreDbEventStore implements EventStore {
   readonly kind = 'eventstoredb' as const;
   private readonly pingTimeoutMs: number;
+  private readonly readTimeoutMs: number;
 
   static fromConnectionString(connectionString: string, options: EventStoreDbEventStoreOptions = {}): EventStoreDbEventStore {
     return new EventStoreDbEventStore(EventStoreDBClient.connectionString(connectionString), options);
@@ -83,6 +87,7 @@ export class EventStoreDbEventStore implements EventStore {
     options: EventStoreDbEventStoreOptions = {},
   ) {
     this.pingTimeoutMs = options.pingTimeoutMs ?? 1000;
+    this.readTimeoutMs = options.readTimeoutMs ?? 30_000;
   }
 
   async append(streamId: string, events: NewEvent[], expectedVersion: ExpectedVersion): Promise<AppendResult> {
@@ -106,10 +111,10 @@ export class EventStoreDbEventStore implements EventStore {
   }
 
   async readStream(streamId: string): Promise<RecordedEvent[]> {
-    const read: EsdbResolvedEvent[] = [];
+    let read: EsdbResolvedEvent[];
     try {
       // Read to the end before converting: leaving a gRPC read early can hang dispose() (see readAll).
-      for await (const resolved of this.client.readStream(streamId) as AsyncIterable<EsdbResolvedEvent>) read.push(resolved);
+      read = await collectWithin(this.client.readStream(streamId) as StreamingRead<EsdbResolvedEvent>, this.readTimeoutMs, `EventStoreDB read of ${streamId}`);
     } catch (error) {
       if (isErrorOfType(error, ErrorType.STREAM_NOT_FOUND)) return [];
       throw error;
@@ -173,11 +178,7 @@ export class EventStoreDbEventStore implements EventStore {
   /** One bounded forward read of `$all`, consumed to its end (see readAll). */
   private async readAllPage(from: AllPosition, maxCount: number): Promise<EsdbResolvedEvent[]> {
     const fromPosition: ReadPosition = from.commit < 0n ? START : from;
-    const page: EsdbResolvedEvent[] = [];
-    for await (const resolved of this.client.readAll({ fromPosition, direction: FORWARDS, maxCount })) {
-      page.push(resolved);
-    }
-    return page;
+    return collectWithin(this.client.readAll({ fromPosition, direction: FORWARDS, maxCount }) as StreamingRead<EsdbResolvedEvent>, this.readTimeoutMs, 'EventStoreDB $all read');
   }
 
   /** Commit position of the last non-system event: a position a reader of readAll does reach. */
@@ -185,8 +186,11 @@ export class EventStoreDbEventStore implements EventStore {
     let fromPosition: ReadPosition = END;
     for (;;) {
       // A bounded read ends by itself: no cancel needed.
-      const page: EsdbResolvedEvent[] = [];
-      for await (const resolved of this.client.readAll({ direction: BACKWARDS, fromPosition, maxCount: HEAD_SCAN_PAGE })) page.push(resolved);
+      const page: EsdbResolvedEvent[] = await collectWithin(
+        this.client.readAll({ direction: BACKWARDS, fromPosition, maxCount: HEAD_SCAN_PAGE }) as StreamingRead<EsdbResolvedEvent>,
+        this.readTimeoutMs,
+        'EventStoreDB head read',
+      );
       for (const resolved of page) {
         if (resolved.event && !isSystemEvent(resolved.event)) return commitPositionOf(resolved);
       }
@@ -197,8 +201,7 @@ export class EventStoreDbEventStore implements EventStore {
   }
 
   async ping(): Promise<void> {
-    const read = this.client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1, deadline: this.pingTimeoutMs });
-    for await (const resolved of read) void resolved;
+    await collectWithin(this.client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1 }) as StreamingRead<EsdbResolvedEvent>, this.pingTimeoutMs, 'EventStoreDB');
   }
 
   async close(): Promise<void> {
@@ -208,6 +211,36 @@ export class EventStoreDbEventStore implements EventStore {
     await channel?.()
       .then((c) => c.close())
       .catch(() => undefined);
+  }
+}
+
+/**
+ * A bounded read's events, all of them, within `ms`. The client applies no deadline to reads (its
+ * readAll passes `deadline: Infinity` whatever it is given), so a server that accepts a read and never
+ * answers would hold it forever: past `ms` the call is cancelled (the server sees it close), the stream
+ * destroyed (a cancelled read never ends by itself) and this rejects.
+ */
+async function collectWithin<T>(read: StreamingRead<T>, ms: number, what: string): Promise<T[]> {
+  const items: T[] = [];
+  const collected = (async () => {
+    for await (const item of read) items.push(item);
+    return items;
+  })();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`${what} did not answer within ${ms} ms`));
+      void read
+        .cancel()
+        .catch(() => undefined)
+        .finally(() => read.destroy());
+    }, ms);
+  });
+  try {
+    return await Promise.race([collected, timeout]);
+  } finally {
+    clearTimeout(timer);
+    collected.catch(() => undefined); // after a timeout its end (an error or nothing) no longer matters
   }
 }
 
@@ -229,8 +262,8 @@ function isSystemEvent(event: EsdbRecordedEvent): boolean {
 }
 
 /**
- * A binary (non-JSON) event, which another writer may put in a finance stream, is handed on with null
- * data and empty metadata: the projector skips it as malformed, counted and logged, rather than the
+ * A binary (non-JSON) event, or a "JSON" one whose data is not a JSON object, which another writer may
+ * put in a finance stream, is handed on with null data (and metadata that is not an object as empty): the projector skips it as malformed, counted and logged, rather than the
  * reader failing every batch (and every rollback) that reaches it.
  */
 function toRecordedEvent(event: EsdbRecordedEvent, position?: Position): RecordedEvent {
@@ -240,10 +273,15 @@ function toRecordedEvent(event: EsdbRecordedEvent, position?: Position): Recorde
     streamVersion: Number(event.revision),
     position: position ?? streamReadPosition(event),
     type: event.type,
-    data: (event.isJson ? event.data : null) as Record<string, unknown>,
-    metadata: (event.isJson ? (event.metadata ?? {}) : {}) as EventMetadata,
+    data: (event.isJson && isObject(event.data) ? event.data : null) as Record<string, unknown>,
+    metadata: (event.isJson && isObject(event.metadata) ? event.metadata : {}) as EventMetadata,
     createdAt: event.created,
   };
+}
+
+/** A JSON object: what the client hands over for JSON it could parse (a string or bytes when it could not). */
+function isObject(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
 }
 
 /** Stream reads of older servers carry no log position; START_POSITION then stands for "unknown". */
