@@ -43,6 +43,8 @@ describe('ProjectionGauges refresh', () => {
       expect(await waitingOnLock()).toBe(1);
       await blocker.query('COMMIT');
       await waitFor(async () => (await metrics.projectionCheckpoint.get()).values[0]?.value === 7, 5000, 'a refresh to read the checkpoint');
+      // The event store answered the refresh's head read: up, with no readiness probe involved.
+      expect((await metrics.eventStoreUp.get()).values[0]?.value).toBe(1);
     } finally {
       gauges.stop();
       blocker.release();

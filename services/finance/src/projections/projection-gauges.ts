@@ -55,7 +55,15 @@ export class ProjectionGauges {
     const m = this.metrics;
     if (!m) return;
     try {
-      const [head, checkpoint] = await Promise.all([this.eventStore.headPosition(), readCheckpoint(this.pool)]);
+      // finance_event_store_up follows this read too, not only readiness probes (none before the first).
+      const headRead = this.eventStore.headPosition().then(
+        (head) => (m.eventStoreUp.set(1), head),
+        (error: unknown) => {
+          m.eventStoreUp.set(0);
+          throw error;
+        },
+      );
+      const [head, checkpoint] = await Promise.all([headRead, readCheckpoint(this.pool)]);
       const lag = await projectionLag(this.eventStore, checkpoint, head);
       this.knownHead = head;
       this.setPositions(m, checkpoint);
