@@ -5,6 +5,7 @@
  */
 import { CommandContext } from '../../services/finance/src/application/command-context';
 import { ConcurrencyError } from '../../services/finance/src/application/errors';
+import { projectBatch } from '../../services/finance/src/projections/finance-projector';
 import { CreateInvoiceInput, invoiceStreamId, InvoiceService } from '../../services/finance/src/application/invoice.service';
 import { journalStreamId, JournalService } from '../../services/finance/src/application/journal.service';
 import { DomainError, NotFoundError } from '../../services/finance/src/domain/errors';
@@ -72,6 +73,33 @@ describe('application services on the PostgreSQL event store', () => {
       schemaVersion: EVENT_SCHEMA_VERSION,
       idempotencyKey: 'key-1',
     });
+  });
+
+  it('dates approvals, cancellations and payments where the books are kept (ACCOUNTING_TIME_ZONE), and the journal entries with them', async () => {
+    // 18:30 UTC on 30 June is 00:30 on 1 July in Dhaka: a new fiscal year there.
+    const dhaka = new InvoiceService({ eventStore: store, clock: () => new Date('2026-06-30T18:30:00.000Z'), accountingTimeZone: 'Asia/Dhaka' });
+    const { id } = await dhaka.create(CEMENT, context());
+    await dhaka.approve(id, context());
+    await dhaka.recordPayment(id, { amountMinor: 100n, method: 'cash', reference: '', paidAt: '2026-11-30T18:30:00.000Z' }, context());
+    const { id: other } = await dhaka.create(CEMENT, context());
+    await dhaka.approve(other, context());
+    await dhaka.cancel(other, 'duplicate', context());
+    const events = [...(await store.readStream(invoiceStreamId(id))), ...(await store.readStream(invoiceStreamId(other)))];
+    const dated = events.filter((e) => e.type !== 'InvoiceCreated').map((e) => [e.type, e.data.entryDate]);
+    expect(dated).toEqual([
+      ['InvoiceApproved', '2026-07-01'],
+      ['PaymentRecorded', '2026-12-01'],
+      ['InvoiceApproved', '2026-07-01'],
+      ['InvoiceCancelled', '2026-07-01'],
+    ]);
+    // The projector dates the implied journal entries by it (the UTC dates would be 06-30 and 11-30).
+    const entries = projectBatch(events, new Map()).journalEntries.map((e) => [e.source, e.entryDate]);
+    expect(entries).toEqual([
+      ['invoice_approval', '2026-07-01'],
+      ['payment', '2026-12-01'],
+      ['invoice_approval', '2026-07-01'],
+      ['invoice_cancellation', '2026-07-01'],
+    ]);
   });
 
   it('runs the lifecycle approve → partial payment → payment in full, each appended at the next version', async () => {

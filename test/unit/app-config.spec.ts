@@ -65,6 +65,7 @@ describe('loadConfig', () => {
     ['MIGRATE_ON_START', 'maybe', /MIGRATE_ON_START must be true or false/],
     // The migration runner holds its lock on one session while the migrations run on another.
     ['DATABASE_POOL_MAX', '1', /DATABASE_POOL_MAX must be between 2 and 1000/],
+    ['ACCOUNTING_TIME_ZONE', 'Dhaka', /ACCOUNTING_TIME_ZONE must be an IANA time zone/],
   ])('rejects malformed %s=%s', (name, value, message) => {
     expect(problemsOf({ ...prodBase, [name]: value }).join('\n')).toMatch(message);
   });

@@ -33,10 +33,10 @@ function createCommand(overrides: Partial<CreateInvoice['data']> = {}): CreateIn
   };
 }
 
-const approve = (journalEntryId = 'je-approve'): InvoiceCommand => ({ type: 'ApproveInvoice', data: { invoiceId: INVOICE_ID, journalEntryId, now: NOW } });
+const approve = (journalEntryId = 'je-approve'): InvoiceCommand => ({ type: 'ApproveInvoice', data: { invoiceId: INVOICE_ID, journalEntryId, now: NOW, entryDate: NOW.slice(0, 10) } });
 const cancel = (reason = 'customer withdrew'): InvoiceCommand => ({
   type: 'CancelInvoice',
-  data: { invoiceId: INVOICE_ID, reason, journalEntryId: 'je-reversal', now: NOW },
+  data: { invoiceId: INVOICE_ID, reason, journalEntryId: 'je-reversal', now: NOW, entryDate: NOW.slice(0, 10) },
 });
 function pay(amountMinor: bigint, overrides: Partial<RecordPayment['data']> = {}): RecordPayment {
   return {
@@ -49,6 +49,7 @@ function pay(amountMinor: bigint, overrides: Partial<RecordPayment['data']> = {}
       method: 'bank_transfer',
       reference: 'TRX-1',
       paidAt: '2026-11-26T10:00:00.000Z',
+      entryDate: '2026-11-26',
       ...overrides,
     },
   };

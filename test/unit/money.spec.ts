@@ -1,3 +1,4 @@
+import { calendarDateIn, isTimeZone } from '../../services/finance/src/domain/calendar-date';
 import { ValidationError } from '../../services/finance/src/domain/errors';
 import {
   divideRoundHalfUp,
@@ -184,11 +185,30 @@ describe('parseVatRate', () => {
   });
 });
 
+describe('accounting dates', () => {
+  it('is the calendar date where the books are kept, not the UTC date', () => {
+    const instant = new Date('2026-11-30T18:30:00.000Z');
+    expect(calendarDateIn(instant, 'Asia/Dhaka')).toBe('2026-12-01');
+    expect(calendarDateIn(instant, 'UTC')).toBe('2026-11-30');
+    expect(calendarDateIn(instant, 'America/New_York')).toBe('2026-11-30');
+    expect(calendarDateIn(new Date('0999-03-01T00:00:00.000Z'), 'UTC')).toBe('0999-03-01');
+    expect(isTimeZone('Asia/Dhaka')).toBe(true);
+    expect(isTimeZone('Mars/Olympus_Mons')).toBe(false);
+  });
+});
+
 describe('currency, dates and timestamps', () => {
   it('defaults the currency to BDT and accepts uppercase ISO codes only', () => {
     expect(parseCurrency(undefined, 'currency')).toBe('BDT');
     expect(parseCurrency('USD', 'currency')).toBe('USD');
     for (const bad of ['bdt', 'BD', 'BDTT', 5, '']) expect(validationField(() => parseCurrency(bad, 'currency')).field).toBe('currency');
+  });
+
+  it('refuses currencies whose minor unit is not the hundredth (their amounts would be misread)', () => {
+    expect(() => parseCurrency('JPY', 'currency')).toThrow(/JPY has 0 decimal places in ISO 4217/);
+    expect(() => parseCurrency('KWD', 'currency')).toThrow(/KWD has 3 decimal places/);
+    expect(() => parseCurrency('XAU', 'currency')).toThrow(/XAU has no minor unit/);
+    for (const fine of ['GBP', 'INR', 'IDR', 'HUF']) expect(parseCurrency(fine, 'currency')).toBe(fine);
   });
 
   it('accepts real calendar dates only', () => {

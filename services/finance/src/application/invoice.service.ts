@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { calendarDateIn } from '../domain/calendar-date';
 import { NotFoundError } from '../domain/errors';
 import { FinanceEvent, INVOICE_STREAM_PREFIX, PaymentMethod } from '../domain/events';
 import { CreateInvoiceLine, decideInvoice, ExistingInvoice, InvoiceCommand, invoiceDecider, InvoiceState, InvoiceStatus, outstandingMinor } from '../domain/invoice';
@@ -12,6 +13,8 @@ export interface ApplicationDependencies {
   clock?: () => Date;
   /** Defaults to random UUIDs. */
   newId?: () => string;
+  /** Where the books are kept: the accounting date of an approval, cancellation or payment is its date there. Default UTC. */
+  accountingTimeZone?: string;
 }
 
 export interface CreateInvoiceInput {
@@ -54,10 +57,12 @@ export function invoiceStreamId(invoiceId: string): string {
 export class InvoiceService {
   private readonly clock: () => Date;
   private readonly newId: () => string;
+  private readonly timeZone: string;
 
   constructor(private readonly deps: ApplicationDependencies) {
     this.clock = deps.clock ?? (() => new Date());
     this.newId = deps.newId ?? randomUUID;
+    this.timeZone = deps.accountingTimeZone ?? 'UTC';
   }
 
   async create(input: CreateInvoiceInput, context: CommandContext): Promise<InvoiceCommandResult> {
@@ -67,18 +72,27 @@ export class InvoiceService {
   }
 
   async approve(invoiceId: string, context: CommandContext): Promise<InvoiceCommandResult> {
-    const command: InvoiceCommand = { type: 'ApproveInvoice', data: { invoiceId, journalEntryId: this.newId(), now: this.now() } };
+    const now = this.clock();
+    const command: InvoiceCommand = {
+      type: 'ApproveInvoice',
+      data: { invoiceId, journalEntryId: this.newId(), now: now.toISOString(), entryDate: calendarDateIn(now, this.timeZone) },
+    };
     return (await this.run(invoiceId, 'update', context, command)).summary;
   }
 
   async cancel(invoiceId: string, reason: string, context: CommandContext): Promise<InvoiceCommandResult> {
-    const command: InvoiceCommand = { type: 'CancelInvoice', data: { invoiceId, reason, journalEntryId: this.newId(), now: this.now() } };
+    const now = this.clock();
+    const command: InvoiceCommand = {
+      type: 'CancelInvoice',
+      data: { invoiceId, reason, journalEntryId: this.newId(), now: now.toISOString(), entryDate: calendarDateIn(now, this.timeZone) },
+    };
     return (await this.run(invoiceId, 'update', context, command)).summary;
   }
 
   async recordPayment(invoiceId: string, input: RecordPaymentInput, context: CommandContext): Promise<PaymentResult> {
     const paymentId = this.newId();
     const journalEntryId = this.newId();
+    const paidAt = input.paidAt ?? this.now();
     const command: InvoiceCommand = {
       type: 'RecordPayment',
       data: {
@@ -88,7 +102,8 @@ export class InvoiceService {
         amountMinor: input.amountMinor,
         method: input.method,
         reference: input.reference,
-        paidAt: input.paidAt ?? this.now(),
+        paidAt,
+        entryDate: calendarDateIn(new Date(paidAt), this.timeZone),
         ...(input.currency !== undefined ? { currency: input.currency } : {}),
       },
     };

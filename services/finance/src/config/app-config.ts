@@ -2,6 +2,8 @@
  * Typed configuration, read once from the environment at start.
  * Pure: no Nest or database imports, so it can be unit-tested and used by the CLI.
  */
+import { isTimeZone } from '../domain/calendar-date';
+
 export type EventStoreKind = 'postgres' | 'eventstoredb';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -36,6 +38,8 @@ export interface AppConfig {
   migrateOnStart: boolean;
   /** Whether this process takes part in projecting (all replicas do; one leads at a time). */
   projectionEnabled: boolean;
+  /** IANA time zone where the books are kept: approvals, cancellations and payments are dated there. */
+  accountingTimeZone: string;
 }
 
 export class ConfigError extends Error {
@@ -107,6 +111,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const shutdownTimeoutMs = readInt(env, 'SHUTDOWN_TIMEOUT_MS', 20000, 0, 600000, problems);
   const migrateOnStart = readBool(env, 'MIGRATE_ON_START', embedded, problems);
   const projectionEnabled = readBool(env, 'PROJECTION_ENABLED', true, problems);
+  const accountingTimeZone = present(env.ACCOUNTING_TIME_ZONE) ? env.ACCOUNTING_TIME_ZONE.trim() : 'UTC';
+  if (!isTimeZone(accountingTimeZone)) problems.push(`ACCOUNTING_TIME_ZONE must be an IANA time zone such as Asia/Dhaka (got "${accountingTimeZone}")`);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -125,6 +131,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     shutdownTimeoutMs,
     migrateOnStart,
     projectionEnabled,
+    accountingTimeZone,
   };
 }
 

@@ -24,3 +24,35 @@ function digits(value: string, start: number, length: number): number {
   }
   return n;
 }
+
+/**
+ * The calendar date ("YYYY-MM-DD") at `instant` in the IANA time zone `timeZone`: the accounting date of
+ * something that happened then, where the books are kept (a payment at 00:30 in Dhaka is booked on that
+ * day, not on the day before as its UTC date would have it).
+ */
+export function calendarDateIn(instant: Date, timeZone: string): string {
+  const parts = formatterFor(timeZone).formatToParts(instant);
+  const part = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? '';
+  return `${part('year').padStart(4, '0')}-${part('month')}-${part('day')}`;
+}
+
+/** Whether `name` is a time zone this runtime knows ("Asia/Dhaka", "UTC"). */
+export function isTimeZone(name: string): boolean {
+  try {
+    formatterFor(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
+  let formatter = formatters.get(timeZone);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    formatters.set(timeZone, formatter);
+  }
+  return formatter;
+}

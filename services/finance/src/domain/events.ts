@@ -49,6 +49,12 @@ export interface InvoiceCreated {
 export interface InvoiceApproved {
   invoiceId: string;
   approvedAt: string;
+  /**
+   * The accounting date of its journal entry: the calendar date where the books are kept
+   * (ACCOUNTING_TIME_ZONE). Absent in events written before it existed: their entry is dated by the UTC
+   * date of approvedAt.
+   */
+  entryDate?: string;
   /** The implied journal entry: debit receivable, credit revenue and VAT payable. */
   journalEntryId: string;
   postings: PostingLine[];
@@ -58,6 +64,12 @@ export interface InvoiceCancelled {
   invoiceId: string;
   reason: string;
   cancelledAt: string;
+  /**
+   * With the reversal only. The accounting date of its journal entry: the calendar date where the books are kept
+   * (ACCOUNTING_TIME_ZONE). Absent in events written before it existed: their entry is dated by the UTC
+   * date of cancelledAt.
+   */
+  entryDate?: string;
   /**
    * Present only when an APPROVED invoice (no payments) is cancelled: the reversal of the approval's
    * journal entry (credit receivable, debit revenue and VAT payable). Absent for a DRAFT, which posted nothing.
@@ -73,6 +85,12 @@ export interface PaymentRecorded {
   method: PaymentMethod;
   reference: string;
   paidAt: string;
+  /**
+   * The accounting date of its journal entry: the calendar date where the books are kept
+   * (ACCOUNTING_TIME_ZONE). Absent in events written before it existed: their entry is dated by the UTC
+   * date of paidAt.
+   */
+  entryDate?: string;
   /** The implied journal entry: debit cash/bank, credit receivable. */
   journalEntryId: string;
   postings: PostingLine[];

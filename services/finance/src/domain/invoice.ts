@@ -32,13 +32,13 @@ export interface CreateInvoice {
 export interface ApproveInvoice {
   type: 'ApproveInvoice';
   /** journalEntryId: id of the implied receivable/revenue/VAT entry. */
-  data: { invoiceId: string; journalEntryId: string; now: string };
+  data: { invoiceId: string; journalEntryId: string; now: string; entryDate: string };
 }
 
 export interface CancelInvoice {
   type: 'CancelInvoice';
   /** journalEntryId: id of the reversal entry, used only when the invoice was approved. */
-  data: { invoiceId: string; reason: string; journalEntryId: string; now: string };
+  data: { invoiceId: string; reason: string; journalEntryId: string; now: string; entryDate: string };
 }
 
 export interface RecordPayment {
@@ -51,6 +51,8 @@ export interface RecordPayment {
     method: PaymentMethod;
     reference: string;
     paidAt: string;
+    /** The accounting date of paidAt (see PaymentRecorded.entryDate). */
+    entryDate: string;
     /** When given, must be the invoice's currency. */
     currency?: string;
   };
@@ -196,6 +198,7 @@ function approve({ data }: ApproveInvoice, state: ExistingInvoice): InvoiceEvent
       data: {
         invoiceId: state.invoiceId,
         approvedAt: data.now,
+        entryDate: data.entryDate,
         journalEntryId: data.journalEntryId,
         postings: approvalPostings(state.subtotalMinor, state.vatMinor),
       },
@@ -213,7 +216,7 @@ function cancel({ data }: CancelInvoice, state: ExistingInvoice): InvoiceEvent[]
   }
   const reversal =
     state.status === 'APPROVED'
-      ? { journalEntryId: data.journalEntryId, postings: reversalPostings(state.subtotalMinor, state.vatMinor) }
+      ? { entryDate: data.entryDate, journalEntryId: data.journalEntryId, postings: reversalPostings(state.subtotalMinor, state.vatMinor) }
       : {};
   return [{ type: 'InvoiceCancelled', data: { invoiceId: state.invoiceId, reason: data.reason, cancelledAt: data.now, ...reversal } }];
 }
@@ -251,6 +254,7 @@ function recordPayment({ data }: RecordPayment, state: ExistingInvoice): Invoice
         method: data.method,
         reference: data.reference,
         paidAt: data.paidAt,
+        entryDate: data.entryDate,
         journalEntryId: data.journalEntryId,
         postings: paymentPostings(data.method, data.amountMinor),
       },

@@ -1,7 +1,8 @@
 /**
  * Exact money arithmetic. Inside: integer minor units as bigint (paisa for BDT). Outside (API): decimal
  * strings with at most two fraction digits ("1250.50"). Events carry minor units as decimal strings.
- * Every currency is treated as having two minor digits (true for BDT, USD, EUR, ...).
+ * Every amount has two minor digits (true for BDT, USD, EUR, ...): currencies whose ISO 4217 minor unit
+ * is not the hundredth (JPY, KWD, ...) are refused, since their amounts would be misread as hundredths.
  *
  * Amounts must be JSON strings. JSON numbers are rejected, integers included: a number has already
  * been through binary floating point in the client's serializer and the parser (12.5 is exact, 0.1 is
@@ -172,14 +173,29 @@ export function lineAmounts(quantityMilli: bigint, unitPriceMinor: bigint, vatRa
   return { netMinor, vatMinor };
 }
 
-/** A three-letter uppercase ISO 4217 code; BDT when absent. */
+/** A three-letter uppercase ISO 4217 code whose minor unit is the hundredth; BDT when absent. */
 export function parseCurrency(value: unknown, field: string): string {
   if (value === undefined || value === null) return DEFAULT_CURRENCY;
   if (typeof value !== 'string' || !CURRENCY_PATTERN.test(value)) {
     throw new ValidationError({ field, message: 'must be a three-letter uppercase currency code such as "BDT"' });
   }
+  const digits = OTHER_MINOR_DIGITS.get(value);
+  if (digits !== undefined) {
+    throw new ValidationError({
+      field,
+      message: `${value} ${digits === 'none' ? 'has no minor unit' : `has ${digits} decimal places`} in ISO 4217; amounts here have 2, so only such currencies are accepted`,
+    });
+  }
   return value;
 }
+
+/** ISO 4217 codes whose minor unit is not two digits (list 1, 2025), with theirs. */
+const OTHER_MINOR_DIGITS: ReadonlyMap<string, number | 'none'> = new Map<string, number | 'none'>([
+  ...['BIF', 'CLP', 'DJF', 'GNF', 'ISK', 'JPY', 'KMF', 'KRW', 'PYG', 'RWF', 'UGX', 'UYI', 'VND', 'VUV', 'XAF', 'XOF', 'XPF'].map((c) => [c, 0] as const),
+  ...['BHD', 'IQD', 'JOD', 'KWD', 'LYD', 'OMR', 'TND'].map((c) => [c, 3] as const),
+  ...['CLF', 'UYW'].map((c) => [c, 4] as const),
+  ...['XAG', 'XAU', 'XBA', 'XBB', 'XBC', 'XBD', 'XDR', 'XPD', 'XPT', 'XSU', 'XTS', 'XUA', 'XXX'].map((c) => [c, 'none'] as const),
+]);
 
 /** A calendar date "YYYY-MM-DD" that exists (2026-02-30 does not). */
 export function parseDate(value: unknown, field: string): string {

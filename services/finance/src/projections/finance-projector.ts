@@ -286,7 +286,13 @@ function impliedEntry(
 ): JournalEntryRow {
   const d = dataOf(event);
   const id = requireUuid(d.journalEntryId, 'journalEntryId');
-  const entryDate = typeof at === 'string' && isCalendarDate(at, true) ? at.slice(0, 10) : recordedDate(event);
+  // The accounting date the command recorded; events from before it had one: the UTC date of `at`.
+  const entryDate =
+    typeof d.entryDate === 'string' && isCalendarDate(d.entryDate)
+      ? d.entryDate
+      : typeof at === 'string' && isCalendarDate(at, true)
+        ? at.slice(0, 10)
+        : recordedDate(event);
   return buildEntry(id, tenantId, source, sourceId, entryDate, memo, currency, d.postings, 'postings', event);
 }
 

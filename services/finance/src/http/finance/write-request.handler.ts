@@ -4,7 +4,8 @@ import type { CommandContext } from '../../application/command-context';
 import { InvoiceService } from '../../application/invoice.service';
 import { JournalService } from '../../application/journal.service';
 import type { EventStore } from '../../event-store/event-store';
-import { EVENT_STORE } from '../../runtime';
+import type { AppConfig } from '../../config/app-config';
+import { APP_CONFIG, EVENT_STORE } from '../../runtime';
 import type { Principal } from '../auth/principal';
 import { IdempotencyService } from '../idempotency/idempotency.service';
 import { SANE_ID } from '../request-id';
@@ -41,11 +42,15 @@ export interface WriteRequest {
 export class WriteRequestHandler {
   private readonly shared: FinanceCommands;
 
+  private readonly accountingTimeZone: string;
+
   constructor(
     @Inject(EVENT_STORE) eventStore: EventStore,
     @Inject(IDEMPOTENCY_SERVICE) private readonly idempotency: IdempotencyService,
+    @Inject(APP_CONFIG) config: AppConfig,
   ) {
-    this.shared = commandsOn(eventStore);
+    this.accountingTimeZone = config.accountingTimeZone;
+    this.shared = commandsOn(eventStore, this.accountingTimeZone);
   }
 
   async handle(write: WriteRequest): Promise<void> {
@@ -78,7 +83,7 @@ export class WriteRequestHandler {
         { tenantId: write.principal.tenantId, key, method: request.method, path: request.url.split('?')[0], body: request.body ?? null },
         async (eventStore, idempotencyToken) => {
           try {
-            return { status: write.successStatus, body: await write.execute(commandsOn(eventStore), { ...context, idempotencyToken }) };
+            return { status: write.successStatus, body: await write.execute(commandsOn(eventStore, this.accountingTimeZone), { ...context, idempotencyToken }) };
           } catch (error) {
             const answer = describeError(error);
             if (answer && isReplayableFailure(answer.status)) return answer;
@@ -102,8 +107,8 @@ export class WriteRequestHandler {
   }
 }
 
-export function commandsOn(eventStore: EventStore): FinanceCommands {
-  return { invoices: new InvoiceService({ eventStore }), journals: new JournalService({ eventStore }) };
+export function commandsOn(eventStore: EventStore, accountingTimeZone: string): FinanceCommands {
+  return { invoices: new InvoiceService({ eventStore, accountingTimeZone }), journals: new JournalService({ eventStore }) };
 }
 
 /**
