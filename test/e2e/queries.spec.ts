@@ -202,3 +202,32 @@ describe('read API (compiled service over HTTP)', () => {
     expect(text).toMatch(/^finance_projection_unknown_events_total 0$/m);
   });
 });
+
+describe('accounting dates (ACCOUNTING_TIME_ZONE=Asia/Dhaka)', () => {
+  let db: TestDatabase;
+  let service: ServiceProcess;
+  const call = (method: string, path: string, body?: unknown): Promise<Answer> => request(service.baseUrl, method, path, { token: tokenA, body });
+
+  beforeAll(async () => {
+    db = await createTestDatabase('accounting_dates_e2e');
+    service = await startService({ ...db.env(), LOG_LEVEL: 'warn', ACCOUNTING_TIME_ZONE: 'Asia/Dhaka' });
+  }, 120000);
+
+  afterAll(async () => {
+    await service?.stop();
+    await db?.drop();
+  });
+
+  it('books a payment made at 00:30 in Dhaka on that day, not on the UTC day before', async () => {
+    const created = await call('POST', '/invoices', INVOICE);
+    expect((await call('POST', `/invoices/${created.body.id}/approve`, {})).status).toBe(200);
+    const paid = await call('POST', `/invoices/${created.body.id}/payments`, { amount: '100.00', method: 'cash', paidAt: '2026-12-01T00:30:00+06:00' });
+    expect(paid.status).toBe(201);
+    let entry: Answer | undefined;
+    await waitFor(async () => (entry = await call('GET', `/journal-entries/${paid.body.journalEntryId}`)).status === 200, 5000, 'the payment entry');
+    expect(entry!.body).toMatchObject({ source: 'payment', date: '2026-12-01' });
+    // paidAt itself stays the instant, in UTC.
+    const payments = await call('GET', `/invoices/${created.body.id}/payments`);
+    expect(payments.body.items[0].paidAt).toBe('2026-11-30T18:30:00.000Z');
+  });
+});

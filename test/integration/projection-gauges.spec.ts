@@ -3,10 +3,12 @@
  * start a new read each interval (they would pile up and take every pooled connection).
  */
 import type { Pool } from 'pg';
+import { EventStoreDbEventStore } from '../../services/finance/src/event-store/eventstoredb-event-store';
 import { PostgresEventStore } from '../../services/finance/src/event-store/postgres-event-store';
 import { FinanceMetrics } from '../../services/finance/src/metrics/metrics-registry';
 import { ProjectionGauges } from '../../services/finance/src/projections/projection-gauges';
 import { createTestDatabase, migrateTestDatabase, TestDatabase } from '../support/database';
+import { startEsdbTestServer } from '../support/esdb-test-server';
 import { waitFor } from '../support/wait-for';
 
 describe('ProjectionGauges refresh', () => {
@@ -38,16 +40,34 @@ describe('ProjectionGauges refresh', () => {
       await blocker.query('UPDATE projection_checkpoint SET position = 7');
       gauges.start(20);
       await waitFor(async () => (await waitingOnLock()) === 1, 5000, 'the first refresh to wait on the lock');
-      // What must not happen within 25 intervals: a second refresh queued behind the first.
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // What must not happen within 100 intervals: a second refresh queued behind the first.
+      await new Promise((resolve) => setTimeout(resolve, 2000));
       expect(await waitingOnLock()).toBe(1);
       await blocker.query('COMMIT');
       await waitFor(async () => (await metrics.projectionCheckpoint.get()).values[0]?.value === 7, 5000, 'a refresh to read the checkpoint');
-      // The event store answered the refresh's head read: up, with no readiness probe involved.
-      expect((await metrics.eventStoreUp.get()).values[0]?.value).toBe(1);
     } finally {
       gauges.stop();
       blocker.release();
+    }
+  });
+
+  it('on EventStoreDB, finance_event_store_up follows the head read (down while reads time out, up again after)', async () => {
+    const esdb = await startEsdbTestServer();
+    const store = EventStoreDbEventStore.fromConnectionString(esdb.connectionString, { readTimeoutMs: 300 });
+    const metrics = new FinanceMetrics('test', 'none');
+    const gauges = new ProjectionGauges(pool, store, metrics);
+    const up = async () => (await metrics.eventStoreUp.get()).values[0]?.value;
+    try {
+      gauges.start(50);
+      await waitFor(async () => (await up()) === 1, 5000, 'up after a head read');
+      esdb.stallReads = true;
+      await waitFor(async () => (await up()) === 0, 5000, 'down while reads time out');
+      esdb.stallReads = false;
+      await waitFor(async () => (await up()) === 1, 5000, 'up again');
+    } finally {
+      gauges.stop();
+      await store.close();
+      await esdb.close();
     }
   });
 });

@@ -173,20 +173,29 @@ export function lineAmounts(quantityMilli: bigint, unitPriceMinor: bigint, vatRa
   return { netMinor, vatMinor };
 }
 
-/** A three-letter uppercase ISO 4217 code whose minor unit is the hundredth; BDT when absent. */
-export function parseCurrency(value: unknown, field: string): string {
-  if (value === undefined || value === null) return DEFAULT_CURRENCY;
+/**
+ * A three-letter uppercase code, for naming a currency that amounts already have (a payment's, a query's):
+ * data written before currencies were held to two decimals stays reachable.
+ */
+export function parseCurrencyCode(value: unknown, field: string): string {
   if (typeof value !== 'string' || !CURRENCY_PATTERN.test(value)) {
     throw new ValidationError({ field, message: 'must be a three-letter uppercase currency code such as "BDT"' });
   }
-  const digits = OTHER_MINOR_DIGITS.get(value);
+  return value;
+}
+
+/** The currency of new amounts: an ISO 4217 code whose minor unit is the hundredth; BDT when absent. */
+export function parseCurrency(value: unknown, field: string): string {
+  if (value === undefined || value === null) return DEFAULT_CURRENCY;
+  const code = parseCurrencyCode(value, field);
+  const digits = OTHER_MINOR_DIGITS.get(code);
   if (digits !== undefined) {
     throw new ValidationError({
       field,
-      message: `${value} ${digits === 'none' ? 'has no minor unit' : `has ${digits} decimal places`} in ISO 4217; amounts here have 2, so only such currencies are accepted`,
+      message: `${code} ${digits === 'none' ? 'has no minor unit' : `has ${digits} decimal places`} in ISO 4217; amounts here have 2, so only such currencies are accepted`,
     });
   }
-  return value;
+  return code;
 }
 
 /** ISO 4217 codes whose minor unit is not two digits (list 1, 2025), with theirs. */

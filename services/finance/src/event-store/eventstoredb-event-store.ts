@@ -230,10 +230,9 @@ async function collectWithin<T>(read: StreamingRead<T>, ms: number, what: string
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       reject(new Error(`${what} did not answer within ${ms} ms`));
-      void read
-        .cancel()
-        .catch(() => undefined)
-        .finally(() => read.destroy());
+      // Destroyed at once (cancel() first waits for the call, which may wait for a connection that hangs).
+      read.destroy();
+      void read.cancel().catch(() => undefined);
     }, ms);
   });
   try {

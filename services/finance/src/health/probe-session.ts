@@ -13,6 +13,7 @@ import { withTimeout } from '../util/with-timeout';
  */
 export class ProbeSession {
   private client?: Promise<Client>;
+  private closed = false;
 
   constructor(
     private readonly pool: Pool,
@@ -20,6 +21,7 @@ export class ProbeSession {
   ) {}
 
   async query<T extends Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
+    if (this.closed) throw new Error('database: the service is shutting down');
     const client = (this.client ??= this.connect());
     try {
       return await withTimeout(
@@ -35,15 +37,21 @@ export class ProbeSession {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const client = this.client;
     this.client = undefined;
     await client?.then((c) => c.end()).catch(() => undefined);
   }
 
-  private async connect(): Promise<Client> {
+  private connect(): Promise<Client> {
     const client = dedicatedClient(this.pool, 'finance-service readiness', { connectionTimeoutMillis: this.timeoutMs });
-    client.on('error', () => undefined); // a broken session surfaces as a failed probe
-    await client.connect();
-    return client;
+    // A session the server ends (a restart, a failover) is dropped at once, not found dead by the next probe.
+    const forget = () => {
+      if (this.client === connected) this.client = undefined;
+    };
+    client.on('error', forget);
+    client.on('end', forget);
+    const connected = client.connect().then(() => client);
+    return connected;
   }
 }

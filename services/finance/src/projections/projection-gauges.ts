@@ -4,13 +4,10 @@ import type { Position } from '../event-store/position';
 import type { FinanceMetrics } from '../metrics/metrics-registry';
 import { projectionLag } from './projection-lag';
 import { readCheckpoint } from './projection-state';
-import { withTimeout } from '../util/with-timeout';
 
 /** How often the gauges are re-read, on every pod, projecting or not. */
 export const DEFAULT_GAUGE_REFRESH_MS = 2000;
 
-/** How long one refresh may take before the next may start. */
-const REFRESH_TIMEOUT_MS = 10_000;
 
 /**
  * The head, checkpoint and lag gauges. Every pod reports them, projecting or not (a pod with
@@ -28,17 +25,15 @@ export class ProjectionGauges {
   ) {}
 
   /**
-   * Refreshes every refreshMs (0: never) and once now. One refresh at a time: against a stalled store a
-   * new read every interval would pile up on every pod; a refresh that does not end within
-   * REFRESH_TIMEOUT_MS is given up (its read may still end later) so that the next one can run.
+   * Refreshes every refreshMs (0: never) and once now. One refresh at a time: against a stalled store or
+   * a lock, a new read every interval would pile up on every pod and take the pool's connections; the
+   * gauges keep their values until the refresh in flight ends (readiness reports the database).
    */
   start(refreshMs: number): void {
     if (this.timer || refreshMs <= 0 || !this.metrics) return;
     const tick = () => {
       if (this.refreshing) return;
-      this.refreshing = withTimeout(this.refresh(), REFRESH_TIMEOUT_MS, 'projection gauge refresh')
-        .catch(() => undefined)
-        .finally(() => (this.refreshing = undefined));
+      this.refreshing = this.refresh().finally(() => (this.refreshing = undefined));
     };
     this.timer = setInterval(tick, refreshMs);
     this.timer.unref();
@@ -55,11 +50,17 @@ export class ProjectionGauges {
     const m = this.metrics;
     if (!m) return;
     try {
-      // finance_event_store_up follows this read too, not only readiness probes (none before the first).
+      // On EventStoreDB, finance_event_store_up follows this read too, not only readiness probes (none
+      // before the first). A PostgreSQL store's head is read through the pool: readiness alone says
+      // whether it answers (a busy pool is not a store that is down).
+      const esdb = this.eventStore.kind === 'eventstoredb';
       const headRead = this.eventStore.headPosition().then(
-        (head) => (m.eventStoreUp.set(1), head),
+        (head) => {
+          if (esdb) m.eventStoreUp.set(1);
+          return head;
+        },
         (error: unknown) => {
-          m.eventStoreUp.set(0);
+          if (esdb) m.eventStoreUp.set(0);
           throw error;
         },
       );

@@ -10,7 +10,7 @@
 import type { JournalLineInput } from '../../domain/journal';
 import { FieldProblem, ValidationError } from '../../domain/errors';
 import type { PaymentMethod } from '../../domain/events';
-import { parseAmount, parseCurrency, parseDate, parseQuantity, parseTimestamp, parseVatRate } from '../../domain/money';
+import { parseAmount, parseCurrency, parseCurrencyCode, parseDate, parseQuantity, parseTimestamp, parseVatRate } from '../../domain/money';
 import type { CreateInvoiceInput, RecordPaymentInput } from '../../application/invoice.service';
 import type { PostJournalEntryInput } from '../../application/journal.service';
 import type { CreateInvoiceLine } from '../../domain/invoice';
@@ -131,7 +131,8 @@ export function parseRecordPayment(body: unknown): RecordPaymentInput {
   });
   const reference = p.take(() => optionalText(b.reference, 'reference', 200));
   const paidAt = p.take(() => (b.paidAt === undefined || b.paidAt === null ? undefined : parseTimestamp(b.paidAt, 'paidAt')));
-  const currency = p.take(() => (b.currency === undefined || b.currency === null ? undefined : parseCurrency(b.currency, 'currency')));
+  // Must be the invoice's, which may predate the two-decimal rule: any well-formed code.
+  const currency = p.take(() => (b.currency === undefined || b.currency === null ? undefined : parseCurrencyCode(b.currency, 'currency')));
   p.throwIfAny();
   return {
     amountMinor: amountMinor!,

@@ -4,7 +4,7 @@
  */
 import { isCalendarDate } from '../../domain/calendar-date';
 import { ValidationError } from '../../domain/errors';
-import { parseCurrency } from '../../domain/money';
+import { parseCurrencyCode } from '../../domain/money';
 import { INVOICE_STATUSES, InvoiceStatus, JOURNAL_SOURCES, JournalSource } from '../../projections/read-model-rows';
 import { parseEntityId, UUID_PATTERN } from '../finance/request-parsing';
 import { hasUnstorableCharacters, UNSTORABLE_MESSAGE } from '../storable-text';
@@ -99,7 +99,7 @@ export function parseJournalListQuery(query: Query): JournalListQuery {
 export function parseTrialBalanceQuery(query: Query): TrialBalanceQuery {
   const result: TrialBalanceQuery = parseDateRange(query);
   const currency = single((query ?? {}).currency, 'currency');
-  if (currency !== undefined && currency !== '') result.currency = parseCurrency(currency.toUpperCase(), 'currency');
+  if (currency !== undefined && currency !== '') result.currency = parseCurrencyCode(currency.toUpperCase(), 'currency');
   return result;
 }
 
