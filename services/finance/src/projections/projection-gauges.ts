@@ -8,7 +8,6 @@ import { readCheckpoint } from './projection-state';
 /** How often the gauges are re-read, on every pod, projecting or not. */
 export const DEFAULT_GAUGE_REFRESH_MS = 2000;
 
-
 /**
  * The head, checkpoint and lag gauges. Every pod reports them, projecting or not (a pod with
  * PROJECTION_ENABLED=false too), so whichever pod Prometheus scrapes shows the cluster's lag.
