@@ -66,8 +66,18 @@ describe('loadConfig', () => {
     // The migration runner holds its lock on one session while the migrations run on another.
     ['DATABASE_POOL_MAX', '1', /DATABASE_POOL_MAX must be between 2 and 1000/],
     ['ACCOUNTING_TIME_ZONE', 'Dhaka', /ACCOUNTING_TIME_ZONE must be an IANA time zone/],
+    ['DATABASE_SSL', 'prefer', /DATABASE_SSL must be one of disable, require, verify-ca, verify-full/],
+    ['DATABASE_SSL_CA', '/etc/ca.pem', /DATABASE_SSL_CA is only used with DATABASE_SSL=verify-ca or verify-full \(got DATABASE_SSL=disable\)/],
   ])('rejects malformed %s=%s', (name, value, message) => {
     expect(problemsOf({ ...prodBase, [name]: value }).join('\n')).toMatch(message);
+  });
+
+  it('reads DATABASE_SSL and DATABASE_SSL_CA as libpq sslmode names (the embedded database ignores them)', () => {
+    expect(loadConfig({ ...prodBase, DATABASE_SSL: 'verify-full', DATABASE_SSL_CA: ' /etc/finance/db-ca.pem ' }).database.ssl).toEqual({ mode: 'verify-full', caFile: '/etc/finance/db-ca.pem' });
+    expect(loadConfig({ ...prodBase, DATABASE_SSL: 'require' }).database.ssl).toEqual({ mode: 'require' });
+    expect(loadConfig({ ...prodBase }).database.ssl).toBeUndefined();
+    expect(loadConfig({ NODE_ENV: 'development', DATABASE_SSL: 'require' }).database).toMatchObject({ embedded: true });
+    expect(loadConfig({ NODE_ENV: 'development', DATABASE_SSL: 'require' }).database.ssl).toBeUndefined();
   });
 
   it('refuses the example secret file and the development default as JWT_SECRET in production', () => {

@@ -16,6 +16,18 @@ export interface DatabaseConfig {
   password: string;
   name: string;
   poolMax: number;
+  /** TLS to PostgreSQL (DATABASE_SSL); absent: none. */
+  ssl?: DatabaseTls;
+}
+
+/** libpq's sslmode names: require encrypts only; verify-ca also checks the CA; verify-full also the host name. */
+export const DATABASE_SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
+export type DatabaseSslMode = (typeof DATABASE_SSL_MODES)[number];
+
+export interface DatabaseTls {
+  mode: Exclude<DatabaseSslMode, 'disable'>;
+  /** PEM file of the CA to trust (DATABASE_SSL_CA); absent: Node's default CAs. */
+  caFile?: string;
 }
 
 export interface AppConfig {
@@ -98,6 +110,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
     // At least 2: the migration runner holds its lock on one session while TypeORM migrates on another.
     poolMax: readInt(env, 'DATABASE_POOL_MAX', 10, 2, 1000, problems),
   };
+  const sslMode = (present(env.DATABASE_SSL) ? env.DATABASE_SSL.trim() : 'disable') as DatabaseSslMode;
+  if (!DATABASE_SSL_MODES.includes(sslMode)) problems.push(`DATABASE_SSL must be one of ${DATABASE_SSL_MODES.join(', ')} (got "${env.DATABASE_SSL}")`);
+  else if (sslMode !== 'disable' && !embedded) database.ssl = { mode: sslMode, ...(present(env.DATABASE_SSL_CA) ? { caFile: env.DATABASE_SSL_CA.trim() } : {}) };
+  if (present(env.DATABASE_SSL_CA) && (sslMode === 'disable' || sslMode === 'require')) {
+    problems.push(`DATABASE_SSL_CA is only used with DATABASE_SSL=verify-ca or verify-full (got DATABASE_SSL=${sslMode})`);
+  }
   if (embedded) database.user = 'postgres';
 
   const eventStore = (env.EVENT_STORE ?? 'postgres') as EventStoreKind;
