@@ -60,6 +60,7 @@ export const METRICS = {
     'finance_projection_checkpoint_position',
     'finance_event_store_head_position',
     'finance_projection_lag_events',
+    'finance_projection_gauges_refreshed_timestamp_seconds',
   ],
   /** prom-client collectDefaultMetrics(): a few that must be there. */
   nodeDefaults: ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes'],

@@ -43,8 +43,12 @@ describe('ProjectionGauges refresh', () => {
       // What must not happen within 100 intervals: a second refresh queued behind the first.
       await new Promise((resolve) => setTimeout(resolve, 2000));
       expect(await waitingOnLock()).toBe(1);
+      const refreshedAt = async () => (await metrics.projectionGaugesRefreshed.get()).values[0]?.value ?? 0;
+      // Stuck: the gauges keep their values, and the refresh time tells how old they are.
+      expect(await refreshedAt()).toBe(0);
       await blocker.query('COMMIT');
       await waitFor(async () => (await metrics.projectionCheckpoint.get()).values[0]?.value === 7, 5000, 'a refresh to read the checkpoint');
+      expect(await refreshedAt()).toBeGreaterThan(Date.now() / 1000 - 60);
     } finally {
       gauges.stop();
       blocker.release();

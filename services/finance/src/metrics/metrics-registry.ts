@@ -57,6 +57,12 @@ export class FinanceMetrics {
     registers: [this.registry],
   });
 
+  readonly projectionGaugesRefreshed = new Gauge({
+    name: 'finance_projection_gauges_refreshed_timestamp_seconds',
+    help: 'Unix time of the last complete refresh of the head, checkpoint and lag gauges (they keep their values while a refresh is stuck)',
+    registers: [this.registry],
+  });
+
   readonly projectionLag = new Gauge({
     name: 'finance_projection_lag_events',
     help: 'Finance events in the store not yet applied to the read models (after the checkpoint, up to the head; with EventStoreDB counted up to 2000)',

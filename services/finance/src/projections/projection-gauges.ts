@@ -68,6 +68,7 @@ export class ProjectionGauges {
       this.knownHead = head;
       this.setPositions(m, checkpoint);
       m.projectionLag.set(lag.events);
+      m.projectionGaugesRefreshed.set(Date.now() / 1000);
     } catch {
       // Keep the last values.
     }
