@@ -147,7 +147,14 @@ describe.each(DEPLOYABLE)('%s', (dir) => {
           expect({ secret: v.secret, key: v.key, exists: Boolean(secret?.data && v.key in secret.data) }).toEqual({ secret: v.secret, key: v.key, exists: true });
         }
         expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+        // The CAs for TLS (optional Secrets), where the config comments point DATABASE_SSL_CA and tlsCAFile.
+        expect(c.volumeMounts).toEqual(expect.arrayContaining([{ name: 'tls-ca', mountPath: '/etc/finance/tls', readOnly: true }]));
       }
+      const tlsCa = spec.volumes.find((v: KObject) => v.name === 'tls-ca');
+      expect(tlsCa.projected.sources.map((x: KObject) => [x.secret.name, x.secret.optional, x.secret.items[0].path])).toEqual([
+        ['finance-db-ca', true, 'db-ca.crt'],
+        ['finance-eventstore-ca', true, 'eventstore-ca.crt'],
+      ]);
       const mainEnv = envOf(main, objs());
       expect(mainEnv.get('PORT') ?? String(PORT)).toBe(String(PORT));
       expect(mainEnv.get('METRICS_PORT') ?? String(METRICS_PORT)).toBe(String(METRICS_PORT));
