@@ -72,20 +72,12 @@ export class InvoiceService {
   }
 
   async approve(invoiceId: string, context: CommandContext): Promise<InvoiceCommandResult> {
-    const now = this.clock();
-    const command: InvoiceCommand = {
-      type: 'ApproveInvoice',
-      data: { invoiceId, journalEntryId: this.newId(), now: now.toISOString(), entryDate: calendarDateIn(now, this.timeZone) },
-    };
+    const command: InvoiceCommand = { type: 'ApproveInvoice', data: { invoiceId, journalEntryId: this.newId(), ...this.dated() } };
     return (await this.run(invoiceId, 'update', context, command)).summary;
   }
 
   async cancel(invoiceId: string, reason: string, context: CommandContext): Promise<InvoiceCommandResult> {
-    const now = this.clock();
-    const command: InvoiceCommand = {
-      type: 'CancelInvoice',
-      data: { invoiceId, reason, journalEntryId: this.newId(), now: now.toISOString(), entryDate: calendarDateIn(now, this.timeZone) },
-    };
+    const command: InvoiceCommand = { type: 'CancelInvoice', data: { invoiceId, reason, journalEntryId: this.newId(), ...this.dated() } };
     return (await this.run(invoiceId, 'update', context, command)).summary;
   }
 
@@ -130,6 +122,12 @@ export class InvoiceService {
 
   private now(): string {
     return this.clock().toISOString();
+  }
+
+  /** Now, and its accounting date where the books are kept. */
+  private dated(): { now: string; entryDate: string } {
+    const now = this.clock();
+    return { now: now.toISOString(), entryDate: calendarDateIn(now, this.timeZone) };
   }
 }
 

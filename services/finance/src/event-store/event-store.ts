@@ -65,8 +65,9 @@ export interface ReadAllOptions {
   streamPrefixes?: string[];
   /**
    * Told the furthest position read, filtered-out events included (system events excepted: it never
-   * passes the head), by an adapter that filters in code (EventStoreDB). Once the iteration has ended, every event up to it that passed the filter has been
-   * yielded: a follower may move its checkpoint there instead of reading the same other streams again.
+   * passes the head), by an adapter that filters in code (EventStoreDB). Once the iteration has ended,
+   * every event up to it that passed the filter has been yielded: a follower may move its checkpoint
+   * there instead of reading the same other streams again.
    */
   onScanned?: (position: Position) => void;
   /**

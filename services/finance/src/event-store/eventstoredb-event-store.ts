@@ -217,8 +217,8 @@ export class EventStoreDbEventStore implements EventStore {
 /**
  * A bounded read's events, all of them, within `ms`. The client applies no deadline to reads (its
  * readAll passes `deadline: Infinity` whatever it is given), so a server that accepts a read and never
- * answers would hold it forever: past `ms` the call is cancelled (the server sees it close), the stream
- * destroyed (a cancelled read never ends by itself) and this rejects.
+ * answers would hold it forever: past `ms` this rejects, the stream is destroyed (a cancelled read never
+ * ends by itself) and the call cancelled (the server sees it close).
  */
 async function collectWithin<T>(read: StreamingRead<T>, ms: number, what: string): Promise<T[]> {
   const items: T[] = [];
@@ -262,8 +262,9 @@ function isSystemEvent(event: EsdbRecordedEvent): boolean {
 
 /**
  * A binary (non-JSON) event, or a "JSON" one whose data is not a JSON object, which another writer may
- * put in a finance stream, is handed on with null data (and metadata that is not an object as empty): the projector skips it as malformed, counted and logged, rather than the
- * reader failing every batch (and every rollback) that reaches it.
+ * put in a finance stream, is handed on with null data (and metadata that is not an object as empty):
+ * the projector skips it as malformed, counted and logged, rather than the reader failing every batch
+ * (and every rollback) that reaches it.
  */
 function toRecordedEvent(event: EsdbRecordedEvent, position?: Position): RecordedEvent {
   return {

@@ -49,20 +49,11 @@ export class ProjectionGauges {
     const m = this.metrics;
     if (!m) return;
     try {
+      const headRead = this.eventStore.headPosition();
       // On EventStoreDB, finance_event_store_up follows this read too, not only readiness probes (none
       // before the first). A PostgreSQL store's head is read through the pool: readiness alone says
       // whether it answers (a busy pool is not a store that is down).
-      const esdb = this.eventStore.kind === 'eventstoredb';
-      const headRead = this.eventStore.headPosition().then(
-        (head) => {
-          if (esdb) m.eventStoreUp.set(1);
-          return head;
-        },
-        (error: unknown) => {
-          if (esdb) m.eventStoreUp.set(0);
-          throw error;
-        },
-      );
+      if (this.eventStore.kind === 'eventstoredb') void headRead.then(() => m.eventStoreUp.set(1), () => m.eventStoreUp.set(0));
       const [head, checkpoint] = await Promise.all([headRead, readCheckpoint(this.pool)]);
       const lag = await projectionLag(this.eventStore, checkpoint, head);
       this.knownHead = head;

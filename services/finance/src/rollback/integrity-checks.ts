@@ -179,7 +179,7 @@ async function trialBalanceCheck(runner: SqlRunner, daily: string): Promise<Inte
     if (row.debit !== row.credit) unbalanced.push(`${row.tenant_id} ${row.currency}`);
   }
   const ok = unbalanced.length === 0;
-  const currencies = [...totals.keys()].sort();
+  const byCurrency = [...totals].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return {
     name: 'trial_balance_balanced',
     ok,
@@ -187,7 +187,7 @@ async function trialBalanceCheck(runner: SqlRunner, daily: string): Promise<Inte
     failures: unbalanced.length,
     ...(ok ? {} : { sample: unbalanced.slice(0, SAMPLE_SIZE) }),
     details: {
-      totals: Object.fromEntries(currencies.map((c) => [c, { debit: formatMinor(totals.get(c)!.debit), credit: formatMinor(totals.get(c)!.credit) }])),
+      totals: Object.fromEntries(byCurrency.map(([c, total]) => [c, { debit: formatMinor(total.debit), credit: formatMinor(total.credit) }])),
       tenantCurrencies: rows.length,
     },
   };
