@@ -17,7 +17,6 @@
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import { cpus } from 'node:os';
 import pino from 'pino';
 import { Pool } from 'pg';
 import { PostgresEventStore } from '../services/finance/src/event-store/postgres-event-store';
@@ -25,6 +24,7 @@ import { FinanceMetrics } from '../services/finance/src/metrics/metrics-registry
 import { LIVE_TABLES } from '../services/finance/src/projections/read-model-rows';
 import { ProjectionRollbackService } from '../services/finance/src/rollback/projection-rollback.service';
 import { rollbackTuningFromEnv } from '../services/finance/src/rollback/rollback-tuning';
+import { cpuDescription } from './cpu-description';
 import { migrateBenchDatabase, openBenchServer, withAdmin } from './bench-postgres';
 import { PhaseClock } from './phase-clock';
 import { eventCount, MILLION_EVENTS, seedEvents, SeedPlan } from './seed-events';
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
   try {
     await migrateBenchDatabase(server, database);
     const version = await withAdmin(server, async (c) => (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0].v);
-    out(`bench:rollback: Node ${process.version}, ${cpus().length} CPU(s) (${cpus()[0]?.model.trim()}), PostgreSQL ${version}, ${server.describe}`);
+    out(`bench:rollback: Node ${process.version}, ${cpuDescription()}, PostgreSQL ${version}, ${server.describe}`);
 
     const seedStarted = Date.now();
     const seedClient = await pool.connect();
