@@ -286,6 +286,7 @@ describe('finance write API (compiled service over HTTP)', () => {
       ['VAT rate as a percentage', { ...INVOICE, lines: [{ ...line, vatRate: '15%' }] }, 'lines[0].vatRate', /rate/],
       ['missing description in the second line', { ...INVOICE, lines: [line, { ...line, description: undefined }] }, 'lines[1].description', /required/],
       ['lowercase currency', { ...INVOICE, currency: 'bdt' }, 'currency', /three-letter/],
+      ['a currency code not in use', { ...INVOICE, currency: 'USS' }, 'currency', /USS is not a currency in use/],
       ['missing customerId', { ...INVOICE, customerId: undefined }, 'customerId', /required/],
       ['impossible due date', { ...INVOICE, dueDate: '2026-02-30' }, 'dueDate', /calendar date/],
       ['no lines', { ...INVOICE, lines: [] }, 'lines', /at least 1/],

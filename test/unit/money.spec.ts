@@ -211,6 +211,13 @@ describe('currency, dates and timestamps', () => {
     for (const fine of ['GBP', 'INR', 'IDR', 'HUF']) expect(parseCurrency(fine, 'currency')).toBe(fine);
   });
 
+  it('refuses codes that are not currencies in use, naming the field', () => {
+    for (const unknown of ['USS', 'ABC', 'DEM']) {
+      const error = validationField(() => parseCurrency(unknown, 'currency'));
+      expect(error).toEqual({ field: 'currency', message: `currency: ${unknown} is not a currency in use (ISO 4217)` });
+    }
+  });
+
   it('accepts real calendar dates only', () => {
     expect(parseDate('2026-12-31', 'dueDate')).toBe('2026-12-31');
     expect(parseDate('2028-02-29', 'dueDate')).toBe('2028-02-29');

@@ -184,7 +184,7 @@ export function parseCurrencyCode(value: unknown, field: string): string {
   return value;
 }
 
-/** The currency of new amounts: an ISO 4217 code whose minor unit is the hundredth; BDT when absent. */
+/** The currency of new amounts: an ISO 4217 code in use whose minor unit is the hundredth; BDT when absent. */
 export function parseCurrency(value: unknown, field: string): string {
   if (value === undefined || value === null) return DEFAULT_CURRENCY;
   const code = parseCurrencyCode(value, field);
@@ -195,8 +195,13 @@ export function parseCurrency(value: unknown, field: string): string {
       message: `${code} ${digits === 'none' ? 'has no minor unit' : `has ${digits} decimal places`} in ISO 4217; amounts here have 2, so only such currencies are accepted`,
     });
   }
+  // A typo ("USS") would otherwise open a currency of its own, with its own trial balance.
+  if (!CURRENCIES_IN_USE.has(code)) throw new ValidationError({ field, message: `${code} is not a currency in use (ISO 4217)` });
   return code;
 }
+
+/** The ISO 4217 codes in use, as the runtime's ICU data knows them (Node's full ICU: about 160). */
+const CURRENCIES_IN_USE: ReadonlySet<string> = new Set(Intl.supportedValuesOf('currency'));
 
 /** ISO 4217 codes whose minor unit is not two digits (list 1, 2025), with theirs. */
 const OTHER_MINOR_DIGITS: ReadonlyMap<string, number | 'none'> = new Map<string, number | 'none'>([
