@@ -669,6 +669,32 @@ describe('rollback safety (PostgreSQL event store)', () => {
     }
   });
 
+  it('a swap that deadlocks with a reader (PostgreSQL cancels the swap) is retried, and the rollback succeeds', async () => {
+    const reader = await h.pool.connect();
+    try {
+      // The reader will never be the one cancelled: its deadlock check runs a minute after it waits, the swap's after 1 s.
+      await reader.query(`SET deadlock_timeout = '60s'`);
+      await reader.query('BEGIN');
+      await reader.query('SELECT count(*) FROM payment_read_model');
+      // Attempt 1 waits 5 s for locks, so the deadlock check (1 s) answers before the lock timeout could.
+      const rollback = service(h, { tuning: { swapLockTimeoutMs: 5_000, swapAttempts: 3 } });
+      const { operationId } = await rollback.requestRollback({ targetVersion: (await h.store.headPosition()).toString(), requestedBy: 'ops', tenantId: 't' });
+      // The swap locks the live invoices first, then waits for the payments the reader holds...
+      const swapWaitsForPayments = `SELECT 1 FROM pg_locks WHERE relation = 'payment_read_model'::regclass AND mode = 'AccessExclusiveLock' AND NOT granted`;
+      await waitFor(async () => (await h.pool.query(swapWaitsForPayments)).rowCount! > 0, 20_000, 'the swap to wait for the payments', 10);
+      // ...and the reader now asks for the invoices the swap holds: a deadlock, which cancels the swap's transaction.
+      expect((await reader.query('SELECT count(*)::int AS n FROM invoice_read_model')).rows[0].n).toBe(12);
+      await reader.query('COMMIT');
+      await rollback.whenIdle();
+      expect((await rollback.getOperation(operationId))!).toMatchObject({ status: 'succeeded', phase: 'done' });
+      await expectReadModelToEqual(h.pool, expectedModel(events));
+    } finally {
+      await reader.query('ROLLBACK').catch(() => undefined);
+      await reader.query('RESET deadlock_timeout').catch(() => undefined);
+      reader.release();
+    }
+  });
+
   it('reading the PostgreSQL store through EventStore.readAll (instead of the COPY reader) gives the same model', async () => {
     const k = events[30].position;
     const rollback = service(h, { tuning: { batchSize: 4, copyReader: 0 } });

@@ -558,8 +558,11 @@ export class ProjectionRollbackService {
         return finalState;
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
-        if (!isLockTimeout(error) || attempt >= this.tuning.swapAttempts) throw error;
-        log.warn({ attempt, lockTimeoutMs: waitMs }, 'another session (a reader or an autovacuum) held the live tables longer than the swap waits; retrying the swap');
+        if (!(isLockTimeout(error) || isDeadlock(error)) || attempt >= this.tuning.swapAttempts) throw error;
+        const why = isDeadlock(error)
+          ? 'the swap deadlocked with a session that held one live table and waited for another (PostgreSQL cancelled the swap)'
+          : 'another session (a reader or an autovacuum) held the live tables longer than the swap waits';
+        log.warn({ attempt, lockTimeoutMs: waitMs, code: (error as { code?: string }).code }, `${why}; retrying the swap`);
       }
     }
   }
@@ -788,6 +791,11 @@ function describeValue(value: unknown): string {
 
 function isLockTimeout(error: unknown): boolean {
   return (error as { code?: string })?.code === '55P03';
+}
+
+/** deadlock_detected: the swap, which locks five tables, was the session PostgreSQL chose to cancel. */
+function isDeadlock(error: unknown): boolean {
+  return (error as { code?: string })?.code === '40P01';
 }
 
 function errorMessage(error: unknown): string {
