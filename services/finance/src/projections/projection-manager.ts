@@ -224,7 +224,15 @@ export class ProjectionManager {
     const iterator = this.eventStore
       .readAll({ fromExclusive: checkpoint, batchSize: this.batchSize, streamPrefixes: [...FINANCE_STREAM_PREFIXES], onScanned: (p) => (scanned = p) })
       [Symbol.asyncIterator]();
-    let pending: Promise<IteratorResult<RecordedEvent[]>> | undefined = iterator.next();
+    // A page read ahead may fail while the batch before it is written, before anything awaits it: a
+    // rejection nothing handles yet ends a Node process. So each read is handled at once; awaiting it
+    // below still throws its error, which the loop logs and retries.
+    const readNext = () => {
+      const next = iterator.next();
+      next.catch(() => undefined);
+      return next;
+    };
+    let pending: Promise<IteratorResult<RecordedEvent[]>> | undefined = readNext();
     try {
       while (pending !== undefined) {
         const next: IteratorResult<RecordedEvent[]> = await pending;
@@ -237,12 +245,12 @@ export class ProjectionManager {
         }
         const events = next.value;
         if (events.length === 0) {
-          pending = iterator.next();
+          pending = readNext();
           continue;
         }
         const full = events.length >= this.batchSize;
         // Read the next page while this one is written: Node and PostgreSQL take turns otherwise.
-        if (full) pending = iterator.next();
+        if (full) pending = readNext();
         const outcome = await this.applyBatch(events, checkpoint);
         switch (outcome.kind) {
           case 'applied':
@@ -263,7 +271,6 @@ export class ProjectionManager {
       }
       return false;
     } finally {
-      if (pending !== undefined) pending.catch(() => undefined);
       await iterator.return?.(undefined).catch(() => undefined);
     }
   }
