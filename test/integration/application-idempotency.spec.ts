@@ -10,7 +10,7 @@ import { InvoiceService, invoiceStreamId } from '../../services/finance/src/appl
 import { JournalService, journalStreamId } from '../../services/finance/src/application/journal.service';
 import { EventStore } from '../../services/finance/src/event-store/event-store';
 import { EventStoreDbEventStore } from '../../services/finance/src/event-store/eventstoredb-event-store';
-import { PostgresEventStore } from '../../services/finance/src/event-store/postgres-event-store';
+import { APPEND_LOCK_KEY, PostgresEventStore } from '../../services/finance/src/event-store/postgres-event-store';
 import { IdempotencyKeyReusedError } from '../../services/finance/src/http/idempotency/idempotency.errors';
 import {
   canonicalJson,
@@ -105,6 +105,44 @@ describe('idempotency keys in PostgreSQL', () => {
     const ids = new Set(outcomes.map((o) => (o.body as { id: string }).id));
     expect(ids.size).toBe(1);
     expect(await eventCount()).toBe(before + 1);
+  });
+
+  it('bounds only the wait for the key: the append waits for the event store lock beyond the key timeout, as without a key', async () => {
+    const impatient = new IdempotencyService(pool, store, { lockTimeoutMs: 200 });
+    const holder = await pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock($1::int8)', [APPEND_LOCK_KEY.toString()]);
+      const before = await eventCount();
+      const request = impatient.run({ tenantId: 't-lock', key: 'k-lock', method: 'POST', path: '/journal-entries', body: { memo: 'late' } }, async (eventStore) => {
+        const posted = await new JournalService({ eventStore }).post(
+          { date: '2026-11-26', memo: 'late', currency: 'BDT', lines: [{ accountCode: '1000', debitMinor: 100n, creditMinor: 0n }, { accountCode: '3000', debitMinor: 0n, creditMinor: 100n }] },
+          { tenantId: 't-lock', userId: 'u', correlationId: 'c', causationId: 'r', idempotencyKey: 'k-lock' },
+        );
+        return { status: 201, body: { id: posted.id } };
+      });
+      let early: string | undefined;
+      const settled = request.then(() => 'answered', (error: Error) => error.message);
+      void settled.then((outcome) => (early = outcome));
+      // The append has waited for the lock three times the key's timeout (a poll of its wait, not a sleep),
+      // unless the request gave up first.
+      await waitFor(async () => {
+        if (early !== undefined) return true;
+        // From another session: a transaction (the holder's) keeps its first snapshot of pg_stat_activity.
+        const { rows } = await pool.query(
+          `SELECT 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+           WHERE l.locktype = 'advisory' AND NOT l.granted AND clock_timestamp() - a.state_change > interval '600 milliseconds'`,
+        );
+        return rows.length > 0;
+      }, 10_000, 'the append to wait 600 ms for the lock');
+      expect(early).toBeUndefined();
+      await holder.query('COMMIT');
+      expect(await settled).toBe('answered');
+      expect(await eventCount()).toBe(before + 1);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      holder.release();
+    }
   });
 
   it('stores nothing when the command fails transiently: the key can be used again', async () => {

@@ -91,6 +91,9 @@ export class IdempotencyService {
       await client.query(`BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.floor(this.lockTimeoutMs))}`);
       try {
         if (await this.claim(client, scope, fingerprint)) {
+          // The timeout bounds the wait for another request's key row only: the command's append then
+          // waits for the event store's lock as a request without a key does (a 500 otherwise).
+          await client.query('SET LOCAL lock_timeout TO DEFAULT');
           const answer = await work(this.transactionStore(client), tokenOf(scope, fingerprint));
           await client.query(
             `UPDATE idempotency_keys SET response_status = $3, response_body = $4::jsonb, completed_at = now()
