@@ -434,6 +434,19 @@ describe('finance write API (compiled service over HTTP)', () => {
       expect(reused.body.code).toBe('IDEMPOTENCY_KEY_REUSED');
     });
 
+    it('answers 400 naming the body, with a key or without, for a body nested deeper than a request ever is (not a 500 from fingerprinting it)', async () => {
+      // 100,000 levels in about 200 KB, under the size limit; the fields that matter are all valid.
+      const deep = `{"customerId":"C-1001","dueDate":"2026-12-31","lines":${JSON.stringify(INVOICE.lines)},"junk":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+      const before = await store.headPosition();
+      for (const headers of [{ 'idempotency-key': randomUUID() }, {}] as Array<Record<string, string>>) {
+        const answer = await post('/invoices', deep, { headers });
+        expect(answer.status).toBe(400);
+        expect(answer.body).toMatchObject({ code: 'VALIDATION_FAILED', field: 'body' });
+        expect(answer.body.message).toMatch(/more than 32 deep/);
+      }
+      expect(await store.headPosition()).toBe(before);
+    });
+
     it('makes payment retries safe, also when they arrive concurrently: one payment, the same answer to all', async () => {
       const id = await approvedInvoice();
       const key = randomUUID();

@@ -51,7 +51,31 @@ function objectBody(body: unknown): Json {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new ValidationError({ field: 'body', message: 'must be a JSON object (Content-Type: application/json)' });
   }
+  if (nestingDepth(body, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) {
+    throw new ValidationError({ field: 'body', message: `must not nest objects and arrays more than ${MAX_BODY_DEPTH} deep` });
+  }
   return body as Json;
+}
+
+/**
+ * Unknown fields are ignored, but the whole body is fingerprinted for an Idempotency-Key, recursively:
+ * a body nested many thousand levels deep (well within the size limit) would overflow the stack there.
+ * Requests here nest 3 deep.
+ */
+const MAX_BODY_DEPTH = 32;
+
+/** How deep objects and arrays nest in `value`, counted without recursion, up to `limit` + 1. */
+function nestingDepth(value: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > limit) return deepest;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return deepest;
 }
 
 function requiredText(value: unknown, field: string, maxLength: number): string {
