@@ -271,6 +271,16 @@ describe('finance projector', () => {
     expect(batch.journalEntries).toHaveLength(2); // the approval's posting and the last, well-formed entry
   });
 
+  it('skips, as malformed, a payment that would take the amount paid beyond a bigint (the invoice keeps the earlier payments)', () => {
+    const { b, r } = fresh();
+    const half = (9223372036854775807n / 2n + 1n).toString(); // each fits a bigint; two do not
+    const events = r.recordAll([b.createInvoice({ invoiceId: INV }), b.approve(INV), b.pay(INV, BigInt(half), { paymentId: PAY1 }), b.pay(INV, BigInt(half), { paymentId: PAY2 })]);
+    const batch = projectBatch(events, new Map());
+    expect(batch.problems.map((p) => [p.position, p.reason])).toEqual([[4n, expect.stringMatching(/payments would exceed a PostgreSQL bigint/)]]);
+    expect(batch.payments.map((p) => p.id)).toEqual([PAY1]);
+    expect(batch.invoices.get(INV)).toMatchObject({ amountPaidMinor: BigInt(half), version: 2, lastPosition: 3n });
+  });
+
   it('keeps tenants apart and lists the invoices a batch references', () => {
     const a = new FinanceEventBuilder('tenant-a');
     const bb = new FinanceEventBuilder('tenant-b');

@@ -197,6 +197,9 @@ function onPaymentRecorded(state: FoldState, event: RecordedEvent): void {
   const reference = typeof d.reference === 'string' ? storable(d.reference, 'reference') : '';
   const paidAt = requireTimestamp(d.paidAt, 'paidAt');
   const entry = impliedEntry(event, 'payment', paymentId, row.tenantId, row.currency, paidAt, `Payment for invoice ${id}`);
+  // The domain refuses overpayment; events from another writer may not: a sum the bigint column cannot
+  // hold would fail every write of the batch, and the projection would retry it for ever.
+  if (row.amountPaidMinor + amountMinor > MAX_INT8) throw new Malformed(`invoice ${id}'s payments would exceed a PostgreSQL bigint`);
   row.amountPaidMinor += amountMinor;
   row.balanceDueMinor = row.totalMinor - row.amountPaidMinor;
   if (row.status !== 'CANCELLED') row.status = row.amountPaidMinor >= row.totalMinor ? 'PAID' : 'PARTIALLY_PAID';
