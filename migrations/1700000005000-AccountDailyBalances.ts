@@ -16,6 +16,11 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  *
  * Like 1700000004000, this first waits for a running rollback (its advisory lock), then locks the lines
  * so that no insert falls between the backfill and the trigger.
+ *
+ * The balances are `numeric` from the start (they were `bigint` until 1700000006000 showed a day's sum
+ * can outgrow one): created `bigint`, the first fill failed on a database whose lines already summed
+ * past it, and the upgrade could never get to 1700000006000. Databases that ran this as it was get
+ * `numeric` from 1700000006000; either way the schema ends the same.
  */
 export class AccountDailyBalances1700000005000 implements MigrationInterface {
   name = 'AccountDailyBalances1700000005000';
@@ -28,8 +33,8 @@ export class AccountDailyBalances1700000005000 implements MigrationInterface {
         tenant_id    text   NOT NULL,
         entry_date   date   NOT NULL,
         account_code text   NOT NULL,
-        debit_minor  bigint NOT NULL,
-        credit_minor bigint NOT NULL,
+        debit_minor  numeric NOT NULL,
+        credit_minor numeric NOT NULL,
         PRIMARY KEY (tenant_id, entry_date, account_code)
       )`);
     await queryRunner.query(`

@@ -42,17 +42,82 @@ describe('npm run migration:run (compiled CLI)', () => {
     expect(after.rows[0].n).toBe(rows.length);
   });
 
-  it('exits non-zero and leaves the schema as it was when a migration fails', async () => {
+  it('exits non-zero when a migration fails: that one changes nothing, those before it stay, and the next run goes on from it', async () => {
     const pool = db.pool();
-    // A table in the way of a later migration makes that migration fail after earlier ones ran.
+    // A table in the way of 1700000002000 (read models) makes it fail after the two before it committed.
     await pool.query('CREATE TABLE invoice_read_model (blocking int)');
     const run = await runMigrationCli(db.env());
     expect(run.code).not.toBe(0);
     expect(run.output).toMatch(/migration failed/);
-    const tables = (await pool.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`)).rows.map((r) => r.table_name);
-    // TypeORM creates its bookkeeping table before the transaction; it stays empty.
-    expect(tables.filter((t) => t !== 'migrations')).toEqual(['invoice_read_model']);
-    if (tables.includes('migrations')) expect((await pool.query('SELECT count(*)::int AS n FROM migrations')).rows[0].n).toBe(0);
+    const applied = async () => (await pool.query('SELECT name FROM migrations ORDER BY id')).rows.map((r) => r.name);
+    expect(await applied()).toEqual(['EventStore1700000000000', 'WriteSide1700000001000']);
+    const exists = async (table: string) => (await pool.query('SELECT to_regclass($1) AS t', [table])).rows[0].t !== null;
+    expect(await exists('events')).toBe(true);
+    expect(await exists('payment_read_model')).toBe(false); // the failed migration's other tables were rolled back
+    expect((await pool.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'invoice_read_model'`)).rows).toEqual([{ column_name: 'blocking' }]);
+
+    await pool.query('DROP TABLE invoice_read_model');
+    expect((await runMigrationCli(db.env())).code).toBe(0);
+    expect((await applied()).slice(0, 3)).toEqual(['EventStore1700000000000', 'WriteSide1700000001000', 'ReadModels1700000002000']);
+    expect(await exists('payment_read_model')).toBe(true);
+  });
+
+  it('commits each migration before the next: a database two behind serves the trial balance while the last one waits for the lines', async () => {
+    const pool = db.pool();
+    expect((await runMigrationCli(db.env())).code).toBe(0);
+    await withDataSource(db, 'test-undo', async (dataSource) => {
+      for (let i = 0; i < 2; i++) await dataSource.undoLastMigration(); // back to 1700000005000
+    });
+    // A projection batch in flight on the lines (its lock stands in for one) holds up 1700000007000...
+    const batch = await pool.connect();
+    try {
+      await batch.query('BEGIN');
+      await batch.query('LOCK TABLE journal_entry_line_read_model IN ROW EXCLUSIVE MODE');
+      const run = runMigrationCli(db.env());
+      await waitFor(
+        async () => (await pool.query(`SELECT 1 FROM pg_locks WHERE relation = 'journal_entry_line_read_model'::regclass AND mode = 'ShareRowExclusiveLock' AND NOT granted`)).rowCount! > 0,
+        20_000,
+        '1700000007000 to wait for the lines',
+      );
+      // ...but 1700000006000, which altered the daily balances, has committed: the trial balance reads on.
+      const reader = await pool.connect();
+      try {
+        await reader.query(`SET lock_timeout = '1s'`);
+        expect((await reader.query('SELECT count(*)::int AS n FROM account_daily_balance_read_model')).rows).toEqual([{ n: 0 }]);
+      } finally {
+        await reader.query('RESET lock_timeout');
+        reader.release();
+      }
+      await batch.query('COMMIT');
+      expect((await run).code).toBe(0);
+    } finally {
+      await batch.query('ROLLBACK').catch(() => undefined);
+      batch.release();
+    }
+  });
+
+  it('upgrades a database whose lines already sum beyond a bigint on one day and account (from before the daily balances)', async () => {
+    const pool = db.pool();
+    expect((await runMigrationCli(db.env())).code).toBe(0);
+    await withDataSource(db, 'test-undo', async (dataSource) => {
+      for (let i = 0; i < 3; i++) await dataSource.undoLastMigration(); // back to 1700000004000: no daily balances
+    });
+    // 93 entries at the largest amount, each debiting 1000 and crediting 4000 on the same day: 93 x 99999999999999999 > 2^63.
+    const largest = '99999999999999999';
+    await pool.query(`INSERT INTO journal_entry_read_model (id, tenant_id, source, source_id, entry_date, memo, currency, total_debit_minor, total_credit_minor, position, created_at)
+      SELECT ('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid, 't', 'manual', NULL, '2026-01-01', 'm', 'BDT', ${largest}, ${largest}, i, now() FROM generate_series(1, 93) i`);
+    await pool.query(`INSERT INTO journal_entry_line_read_model (journal_entry_id, line_no, tenant_id, account_code, debit_minor, credit_minor, entry_date)
+      SELECT ('00000000-0000-4000-8000-' || lpad(i::text, 12, '0'))::uuid, n, 't', CASE n WHEN 1 THEN '1000' ELSE '4000' END,
+             CASE n WHEN 1 THEN ${largest} ELSE 0 END, CASE n WHEN 1 THEN 0 ELSE ${largest} END, '2026-01-01'
+        FROM generate_series(1, 93) i, generate_series(1, 2) n`);
+    const run = await runMigrationCli(db.env());
+    expect({ code: run.code, output: run.output }).toMatchObject({ code: 0 });
+    const { rows } = await pool.query(`SELECT account_code, debit_minor::text AS debit, credit_minor::text AS credit FROM account_daily_balance_read_model ORDER BY 1`);
+    const sum = (93n * BigInt(largest)).toString();
+    expect(rows).toEqual([
+      { account_code: '1000', debit: sum, credit: '0' },
+      { account_code: '4000', debit: '0', credit: sum },
+    ]);
   });
 
   it('changes the trial-balance schema only once no projection rollback holds its lock (it would swap the old tables back in)', async () => {

@@ -1,7 +1,7 @@
 /**
  * `npm run migration:run`: the init step. Applies pending migrations from the compiled build,
  * exactly once even when several pods' init containers run it together, and exits 0;
- * a failing migration exits 1 with the schema left as it was.
+ * a failing migration is rolled back (those before it stay applied) and exits 1.
  */
 import 'reflect-metadata';
 import { ConfigError, loadConfig } from '../config/app-config';
@@ -27,7 +27,7 @@ async function main(): Promise<number> {
     logger.info({ applied }, applied.length ? `applied ${applied.length} migration(s)` : 'schema is up to date');
     return 0;
   } catch (error) {
-    logger.error({ err: error }, 'migration failed; schema left as it was');
+    logger.error({ err: error }, 'migration failed; it was rolled back (the migrations before it stay applied)');
     return 1;
   } finally {
     await dataSource.destroy().catch(() => undefined);

@@ -11,7 +11,12 @@ export interface MigrationRunResult {
 /**
  * Applies pending migrations once across the cluster. TypeORM takes no lock itself, so several
  * init containers starting together would race; a session advisory lock serialises them and the
- * late comers find nothing pending. transaction "all": a failing migration leaves the schema as it was.
+ * late comers find nothing pending.
+ * Each migration commits on its own (transaction "each"): a failing one changes nothing, the ones
+ * before it stay applied, and the next run starts from it. In one transaction for all, the exclusive
+ * lock a short migration takes on a hot table (1700000006000's ALTER of the daily balances) would last
+ * until the last one's copy ended (1700000007000: seconds per million journal lines), and readers
+ * would wait all that time on a database several migrations behind.
  */
 export async function runMigrationsExclusively(dataSource: DataSource): Promise<MigrationRunResult> {
   const runner = dataSource.createQueryRunner();
@@ -19,7 +24,7 @@ export async function runMigrationsExclusively(dataSource: DataSource): Promise<
   try {
     await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     try {
-      const applied = await dataSource.runMigrations({ transaction: 'all' });
+      const applied = await dataSource.runMigrations({ transaction: 'each' });
       return { applied: applied.map((m) => m.name) };
     } finally {
       await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
