@@ -48,7 +48,7 @@ describe('npm run migration:run (compiled CLI)', () => {
     await pool.query('CREATE TABLE invoice_read_model (blocking int)');
     const run = await runMigrationCli(db.env());
     expect(run.code).not.toBe(0);
-    expect(run.output).toMatch(/migration failed/);
+    expect(run.output).toMatch(/migration failed at ReadModels1700000002000, which was rolled back/);
     const applied = async () => (await pool.query('SELECT name FROM migrations ORDER BY id')).rows.map((r) => r.name);
     expect(await applied()).toEqual(['EventStore1700000000000', 'WriteSide1700000001000']);
     const exists = async (table: string) => (await pool.query('SELECT to_regclass($1) AS t', [table])).rows[0].t !== null;

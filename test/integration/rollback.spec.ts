@@ -677,7 +677,9 @@ describe('rollback safety (PostgreSQL event store)', () => {
       await reader.query('BEGIN');
       await reader.query('SELECT count(*) FROM payment_read_model');
       // Attempt 1 waits 5 s for locks, so the deadlock check (1 s) answers before the lock timeout could.
-      const rollback = service(h, { tuning: { swapLockTimeoutMs: 5_000, swapAttempts: 3 } });
+      const retries: Array<{ attempt: number; code: string }> = [];
+      const logger = pino({ level: 'warn' }, { write: (line: string) => void (JSON.parse(line).attempt !== undefined && retries.push(JSON.parse(line))) });
+      const rollback = service(h, { logger, tuning: { swapLockTimeoutMs: 5_000, swapAttempts: 3 } });
       const { operationId } = await rollback.requestRollback({ targetVersion: (await h.store.headPosition()).toString(), requestedBy: 'ops', tenantId: 't' });
       // The swap locks the live invoices first, then waits for the payments the reader holds...
       const swapWaitsForPayments = `SELECT 1 FROM pg_locks WHERE relation = 'payment_read_model'::regclass AND mode = 'AccessExclusiveLock' AND NOT granted`;
@@ -687,6 +689,8 @@ describe('rollback safety (PostgreSQL event store)', () => {
       await reader.query('COMMIT');
       await rollback.whenIdle();
       expect((await rollback.getOperation(operationId))!).toMatchObject({ status: 'succeeded', phase: 'done' });
+      // PostgreSQL did cancel the swap as a deadlock (not a lock timeout, which was retried before).
+      expect(retries.map((r) => [r.attempt, r.code])).toEqual([[1, '40P01']]);
       await expectReadModelToEqual(h.pool, expectedModel(events));
     } finally {
       await reader.query('ROLLBACK').catch(() => undefined);

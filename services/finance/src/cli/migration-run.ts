@@ -6,7 +6,7 @@
 import 'reflect-metadata';
 import { ConfigError, loadConfig } from '../config/app-config';
 import { openDatabase } from '../database/infrastructure';
-import { runMigrationsExclusively } from '../database/migration-runner';
+import { knownMigrationNames, pendingMigrationNames, runMigrationsExclusively } from '../database/migration-runner';
 import { createRootLogger } from '../logging/root-logger';
 
 async function main(): Promise<number> {
@@ -27,7 +27,14 @@ async function main(): Promise<number> {
     logger.info({ applied }, applied.length ? `applied ${applied.length} migration(s)` : 'schema is up to date');
     return 0;
   } catch (error) {
-    logger.error({ err: error }, 'migration failed; it was rolled back (the migrations before it stay applied)');
+    // TypeORM does not say which migration failed: the first one still pending is it.
+    const pending = await pendingMigrationNames(knownMigrationNames(dataSource), (sql, params) => dataSource.query(sql, params)).catch(() => undefined);
+    logger.error(
+      { err: error, pending },
+      pending?.length
+        ? `migration failed at ${pending[0]}, which was rolled back; the migrations before it stay applied`
+        : 'migration failed; the migration that failed was rolled back, those before it stay applied',
+    );
     return 1;
   } finally {
     await dataSource.destroy().catch(() => undefined);

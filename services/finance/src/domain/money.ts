@@ -10,6 +10,7 @@
  * number keeps the rule simple for clients: "send amounts as strings".
  */
 import { isCalendarDate } from './calendar-date';
+import { ISO_4217_CODES } from './currency-codes';
 import { ValidationError } from './errors';
 
 export const DEFAULT_CURRENCY = 'BDT';
@@ -196,12 +197,9 @@ export function parseCurrency(value: unknown, field: string): string {
     });
   }
   // A typo ("USS") would otherwise open a currency of its own, with its own trial balance.
-  if (!CURRENCIES_IN_USE.has(code)) throw new ValidationError({ field, message: `${code} is not a currency in use (ISO 4217)` });
+  if (!ISO_4217_CODES.has(code)) throw new ValidationError({ field, message: `${code} is not a currency in use (ISO 4217)` });
   return code;
 }
-
-/** The ISO 4217 codes in use, as the runtime's ICU data knows them (Node's full ICU: about 160). */
-const CURRENCIES_IN_USE: ReadonlySet<string> = new Set(Intl.supportedValuesOf('currency'));
 
 /** ISO 4217 codes whose minor unit is not two digits (list 1, 2025), with theirs. */
 const OTHER_MINOR_DIGITS: ReadonlyMap<string, number | 'none'> = new Map<string, number | 'none'>([

@@ -64,16 +64,15 @@ function objectBody(body: unknown): Json {
  */
 const MAX_BODY_DEPTH = 32;
 
-/** How deep objects and arrays nest in `value`, counted without recursion, up to `limit` + 1. */
+/** How deep objects and arrays nest in `value` (an object), counted without recursion, up to `limit` + 1. */
 function nestingDepth(value: unknown, limit: number): number {
   let deepest = 0;
   const stack: Array<[unknown, number]> = [[value, 1]];
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!;
-    if (node === null || typeof node !== 'object') continue;
     deepest = Math.max(deepest, depth);
     if (deepest > limit) return deepest;
-    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+    for (const child of Object.values(node as object)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
   }
   return deepest;
 }
