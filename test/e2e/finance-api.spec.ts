@@ -77,7 +77,8 @@ describe('finance write API (compiled service over HTTP)', () => {
       ['a malformed token', 'not-a-jwt'],
       ['a token signed with another secret', signToken({ tenantId: 'tenant-a' }, 'another-secret-another-secret-0000')],
       ['an expired token', jwt.sign({ tenantId: 'tenant-a', exp: Math.floor(Date.now() / 1000) - 60 }, TEST_JWT_SECRET)],
-      ['a token without tenantId', jwt.sign({ sub: 'x' }, TEST_JWT_SECRET)],
+      ['a token without tenantId', jwt.sign({ sub: 'x' }, TEST_JWT_SECRET, { expiresIn: '1h' })],
+      ['a token that never expires', jwt.sign({ tenantId: 'tenant-a', roles: ['admin'], sub: 'x' }, TEST_JWT_SECRET)],
     ])('answers 401 with %s on every write route', async (_label, token) => {
       const id = randomUUID();
       for (const [path, body] of [

@@ -37,6 +37,14 @@ describe('loadConfig', () => {
     expect(config.migrateOnStart).toBe(false);
   });
 
+  it('uses the public development JWT secret only for the embedded database or NODE_ENV development/test', () => {
+    const external = { DATABASE_HOST: 'pg', DATABASE_USER: 'u', DATABASE_PASSWORD: 'p' };
+    expect(loadConfig({ NODE_ENV: 'test', ...external }).jwtSecret).toBe(DEV_JWT_SECRET);
+    expect(loadConfig({ NODE_ENV: 'staging' }).jwtSecret).toBe(DEV_JWT_SECRET); // embedded: a laptop
+    expect(problemsOf({ NODE_ENV: 'staging', ...external })).toEqual([expect.stringMatching(/JWT_SECRET is required with NODE_ENV=staging/)]);
+    expect(loadConfig({ NODE_ENV: 'staging', ...external, JWT_SECRET: 'y'.repeat(32) }).jwtSecret).toBe('y'.repeat(32));
+  });
+
   it('never embeds in production and names every missing variable at once', () => {
     const problems = problemsOf({ NODE_ENV: 'production' });
     expect(problems.join('\n')).toMatch(/DATABASE_HOST/);

@@ -21,6 +21,11 @@ describe('verifyToken', () => {
     expect(() => verifyToken(raw(payload), SECRET)).toThrow(new RegExp(`${claim} claim`));
   });
 
+  it('refuses a signed token without an expiry (jsonwebtoken alone would accept it for ever)', () => {
+    const forever = jwt.sign({ tenantId: 't', sub: 'u', roles: ['admin'] }, SECRET, { algorithm: 'HS256' });
+    expect(() => verifyToken(forever, SECRET)).toThrow(/exp claim missing/);
+  });
+
   it('accepts claims of exactly 200 characters, beyond ASCII', () => {
     const tenantId = 'ট'.repeat(200);
     expect(verifyToken(raw({ tenantId, sub: 'é'.repeat(200) }), SECRET)).toMatchObject({ tenantId, userId: 'é'.repeat(200) });

@@ -92,7 +92,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
       problems.push('JWT_SECRET is a placeholder or the development default: generate one, e.g. openssl rand -base64 48');
     }
   } else if (!present(jwtSecret)) {
-    jwtSecret = DEV_JWT_SECRET;
+    // The development default is public (it is in git): only for the embedded database or a NODE_ENV that
+    // says development or test. A staging deployment (NODE_ENV=staging) that forgot the secret must not
+    // start trusting tokens anyone can sign.
+    if (embedded || nodeEnv === 'development' || nodeEnv === 'test') jwtSecret = DEV_JWT_SECRET;
+    else problems.push(`JWT_SECRET is required with NODE_ENV=${nodeEnv} and an external database (the development default is public)`);
   }
 
   if (production) {

@@ -35,6 +35,8 @@ export function verifyToken(token: string, secret: string): Principal {
     throw new InvalidTokenError(`invalid bearer token: ${(error as Error).message}`);
   }
   if (typeof payload === 'string') throw new InvalidTokenError('invalid bearer token: payload is not an object');
+  // jsonwebtoken checks exp only when a token has one: a token without it would be valid for ever.
+  if (typeof payload.exp !== 'number') throw new InvalidTokenError('invalid bearer token: exp claim missing (tokens must expire)');
   const tenantId = payload.tenantId;
   if (typeof tenantId !== 'string' || tenantId.trim() === '') throw new InvalidTokenError('invalid bearer token: tenantId claim missing');
   const userId = typeof payload.sub === 'string' ? payload.sub : 'unknown';
