@@ -131,7 +131,8 @@ describe('idempotency keys in PostgreSQL', () => {
         // From another session: a transaction (the holder's) keeps its first snapshot of pg_stat_activity.
         const { rows } = await pool.query(
           `SELECT 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-           WHERE l.locktype = 'advisory' AND NOT l.granted AND clock_timestamp() - a.state_change > interval '600 milliseconds'`,
+           WHERE l.locktype = 'advisory' AND NOT l.granted AND a.datname = current_database()
+             AND clock_timestamp() - a.state_change > interval '600 milliseconds'`,
         );
         return rows.length > 0;
       }, 10_000, 'the append to wait 600 ms for the lock');

@@ -75,7 +75,9 @@ describe('npm run migration:run (compiled CLI)', () => {
       await batch.query('LOCK TABLE journal_entry_line_read_model IN ROW EXCLUSIVE MODE');
       const run = runMigrationCli(db.env());
       await waitFor(
-        async () => (await pool.query(`SELECT 1 FROM pg_locks WHERE relation = 'journal_entry_line_read_model'::regclass AND mode = 'ShareRowExclusiveLock' AND NOT granted`)).rowCount! > 0,
+        async () =>
+          (await pool.query(`SELECT 1 FROM pg_locks WHERE relation = 'journal_entry_line_read_model'::regclass AND mode = 'ShareRowExclusiveLock' AND NOT granted
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)).rowCount! > 0,
         20_000,
         '1700000007000 to wait for the lines',
       );

@@ -42,7 +42,9 @@ describe('loadConfig', () => {
     expect(loadConfig({ NODE_ENV: 'test', ...external }).jwtSecret).toBe(DEV_JWT_SECRET);
     expect(loadConfig({ NODE_ENV: 'staging' }).jwtSecret).toBe(DEV_JWT_SECRET); // embedded: a laptop
     expect(problemsOf({ NODE_ENV: 'staging', ...external })).toEqual([expect.stringMatching(/JWT_SECRET is required with NODE_ENV=staging/)]);
-    expect(loadConfig({ NODE_ENV: 'staging', ...external, JWT_SECRET: 'y'.repeat(32) }).jwtSecret).toBe('y'.repeat(32));
+    expect(loadConfig({ NODE_ENV: 'staging', ...external, JWT_SECRET: 'k3Jx9vQ2-random-looking-secret-7PzR4mW8aB' }).jwtSecret).toBe('k3Jx9vQ2-random-looking-secret-7PzR4mW8aB');
+    // ...and held to the production rules there: not short, not a placeholder, not the public default.
+    for (const secret of ['short', DEV_JWT_SECRET, 'ChangeMe-ChangeMe-ChangeMe-ChangeMe']) expect(problemsOf({ NODE_ENV: 'staging', ...external, JWT_SECRET: secret })).toHaveLength(1);
   });
 
   it('never embeds in production and names every missing variable at once', () => {

@@ -12,7 +12,7 @@ const USAGE = `usage: npm run token -- --tenant <tenantId> [--role <role>]... [-
   --role     role; repeat or comma-separate (e.g. --role admin --role accountant, or --role admin,accountant)
   --user     user id (token subject); default user-<tenant>
   --expires  lifetime, default 12h
-The secret is JWT_SECRET (the development default when unset outside production).`;
+The secret is JWT_SECRET (when unset: the development default, with the embedded database or NODE_ENV development/test).`;
 
 /** A lifetime signToken accepts: seconds or a duration string such as 12h. */
 type Expiry = NonNullable<Parameters<typeof signToken>[2]>;

@@ -37,9 +37,11 @@ export async function runMigrationsExclusively(dataSource: DataSource): Promise<
 /** Runs one SQL statement and returns its rows (a DataSource, a pool or a dedicated session). */
 export type RowsQuery = (sql: string, params?: unknown[]) => Promise<Array<Record<string, unknown>>>;
 
-/** Names of the migrations this build knows. */
+/** Names of the migrations this build knows, in the order they run (TypeORM's: the 13-digit timestamp ending each name). */
 export function knownMigrationNames(dataSource: DataSource): string[] {
-  return dataSource.migrations.map((m) => m.name ?? m.constructor.name);
+  const timestamp = (name: string) => Number(/(\d{13})$/.exec(name)?.[1] ?? 0);
+  // The file glob lists them in directory order, which is not the order they run in.
+  return dataSource.migrations.map((m) => m.name ?? m.constructor.name).sort((a, b) => timestamp(a) - timestamp(b));
 }
 
 /** Names of migrations this build knows but the database has not applied. */

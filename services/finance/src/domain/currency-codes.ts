@@ -1,5 +1,5 @@
 /**
- * ISO 4217 list one (the codes in use, 2025), alphabetic codes only. Kept here rather than read from
+ * ISO 4217 list one (the codes in use, 2025: 180), alphabetic codes only. Kept here rather than read from
  * the runtime's ICU data (Intl.supportedValuesOf): Node 20's lacks VED, in use since 2021, and the fund
  * codes, and still lists withdrawn ones (HRK, SLL, CUC, ZWL). BGN and ANG are in their last year of use
  * (euro, Caribbean guilder) and stay until ISO removes them: amounts dated before the change still arrive.
@@ -13,6 +13,6 @@ export const ISO_4217_CODES: ReadonlySet<string> = new Set(
     'KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO ' +
     'NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD ' +
     'SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV ' +
-    'WST XAF XAG XAU XBA XBB XBC XBD XCD XCG XDR XOF XPD XPF XPT XSU XTS XUA XXX YER ZAR ZMW ZWG'
+    'WST XAD XAF XAG XAU XBA XBB XBC XBD XCD XCG XDR XOF XPD XPF XPT XSU XTS XUA XXX YER ZAR ZMW ZWG'
   ).split(' '),
 );
