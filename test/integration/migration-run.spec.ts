@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { ROLLBACK_LOCK_KEY } from '../../services/finance/src/rollback/projection-rollback.service';
-import { createTestDatabase, TestDatabase, withDataSource } from '../support/database';
+import { createTestDatabase, LOCK_IN_THIS_DATABASE, TestDatabase, withDataSource } from '../support/database';
 import { PROJECT_ROOT } from '../support/service-process';
 import { waitFor } from '../support/wait-for';
 
@@ -77,7 +77,7 @@ describe('npm run migration:run (compiled CLI)', () => {
       await waitFor(
         async () =>
           (await pool.query(`SELECT 1 FROM pg_locks WHERE relation = 'journal_entry_line_read_model'::regclass AND mode = 'ShareRowExclusiveLock' AND NOT granted
-            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)).rowCount! > 0,
+            AND ${LOCK_IN_THIS_DATABASE}`)).rowCount! > 0,
         20_000,
         '1700000007000 to wait for the lines',
       );

@@ -18,7 +18,7 @@ import { appendSpecs, EventSpec, FinanceEventBuilder } from '../../services/fina
 import { ProjectionRollbackService, ROLLBACK_LOCK_KEY, RollbackServiceDeps } from '../../services/finance/src/rollback/projection-rollback.service';
 import { RollbackInProgressError, RollbackRequestError } from '../../services/finance/src/rollback/rollback-errors';
 import { shadowTablesExist } from '../../services/finance/src/rollback/shadow-tables';
-import { createTestDatabase, migrateTestDatabase, TestDatabase } from '../support/database';
+import { createTestDatabase, LOCK_IN_THIS_DATABASE, migrateTestDatabase, TestDatabase } from '../support/database';
 import { waitFor } from '../support/wait-for';
 import { BEYOND_SAFE_INTEGER, EsdbTestServer, startEsdbTestServer } from '../support/esdb-test-server';
 
@@ -570,7 +570,7 @@ describe('rollback safety (PostgreSQL event store)', () => {
       // The other instance finds no running operation, so it queues on the lock (visible in pg_locks).
       // This database's rollback lock only: pg_locks spans the server, where other test files wait on their own locks.
       const waitingOnRollbackLock = `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
-        AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND ((classid::int8 << 32) | objid::int8) = $1::int8`;
+        AND ${LOCK_IN_THIS_DATABASE} AND ((classid::int8 << 32) | objid::int8) = $1::int8`;
       await waitFor(async () => (await h.pool.query(waitingOnRollbackLock, [ROLLBACK_LOCK_KEY.toString()])).rowCount! > 0, 10_000, 'a request waiting on the rollback lock', 25);
       expect(fromOther.done).toBe(false);
       expect(fromSame.done).toBe(false); // not refused while the finished rollback only cleans up
@@ -686,7 +686,7 @@ describe('rollback safety (PostgreSQL event store)', () => {
       const { operationId } = await rollback.requestRollback({ targetVersion: (await h.store.headPosition()).toString(), requestedBy: 'ops', tenantId: 't' });
       // The swap locks the live invoices first, then waits for the payments the reader holds...
       const swapWaitsForPayments = `SELECT 1 FROM pg_locks WHERE relation = 'payment_read_model'::regclass AND mode = 'AccessExclusiveLock' AND NOT granted
-        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
+        AND ${LOCK_IN_THIS_DATABASE}`;
       await waitFor(async () => (await h.pool.query(swapWaitsForPayments)).rowCount! > 0, 20_000, 'the swap to wait for the payments', 10);
       // ...and the reader now asks for the invoices the swap holds: a deadlock, which cancels the swap's transaction.
       expect((await reader.query('SELECT count(*)::int AS n FROM invoice_read_model')).rows[0].n).toBe(12);

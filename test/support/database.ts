@@ -25,6 +25,9 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+/** A pg_locks condition: the lock is in this database (pg_locks spans the server, where other test files hold and wait for theirs). */
+export const LOCK_IN_THIS_DATABASE = 'database = (SELECT oid FROM pg_database WHERE datname = current_database())';
+
 /** A fresh, empty database on the test server; each test file gets its own. */
 export async function createTestDatabase(prefix = 'finance_test'): Promise<TestDatabase> {
   const server = testServer();

@@ -37,6 +37,7 @@ import {
   ProjectionState,
 } from './projection-state';
 import { ProjectionStatus, ProjectionStatusReader } from './projection-status';
+import { nextHandled } from '../util/next-handled';
 import { withTimeout } from '../util/with-timeout';
 
 /** The subset of a pino logger the manager uses. */
@@ -224,15 +225,9 @@ export class ProjectionManager {
     const iterator = this.eventStore
       .readAll({ fromExclusive: checkpoint, batchSize: this.batchSize, streamPrefixes: [...FINANCE_STREAM_PREFIXES], onScanned: (p) => (scanned = p) })
       [Symbol.asyncIterator]();
-    // A page read ahead may fail while the batch before it is written, before anything awaits it: a
-    // rejection nothing handles yet ends a Node process. So each read is handled at once; awaiting it
-    // below still throws its error, which the loop logs and retries.
-    const readNext = () => {
-      const next = iterator.next();
-      next.catch(() => undefined);
-      return next;
-    };
-    let pending: Promise<IteratorResult<RecordedEvent[]>> | undefined = readNext();
+    // A page read ahead may fail while the batch before it is written: awaiting it below throws the
+    // error, which the loop logs and retries.
+    let pending: Promise<IteratorResult<RecordedEvent[]>> | undefined = nextHandled(iterator);
     try {
       while (pending !== undefined) {
         const next: IteratorResult<RecordedEvent[]> = await pending;
@@ -245,12 +240,12 @@ export class ProjectionManager {
         }
         const events = next.value;
         if (events.length === 0) {
-          pending = readNext();
+          pending = nextHandled(iterator);
           continue;
         }
         const full = events.length >= this.batchSize;
         // Read the next page while this one is written: Node and PostgreSQL take turns otherwise.
-        if (full) pending = readNext();
+        if (full) pending = nextHandled(iterator);
         const outcome = await this.applyBatch(events, checkpoint);
         switch (outcome.kind) {
           case 'applied':

@@ -27,6 +27,7 @@ import {
 } from './shadow-copy';
 import { checkAborted } from './rollback-errors';
 import { SqlLane } from './sql-lane';
+import { nextHandled } from '../util/next-handled';
 
 export interface RebuildLanes {
   /** Invoice writes and read-backs (one session, so a read sees every earlier write). */
@@ -240,11 +241,7 @@ function split(entries: JournalEntryRow[], parts: number): JournalEntryRow[][] {
 async function* readAhead<T>(source: AsyncIterable<T>, depth: number): AsyncGenerator<T> {
   const iterator = source[Symbol.asyncIterator]();
   const pending: Array<Promise<IteratorResult<T>>> = [];
-  const request = () => {
-    const next = iterator.next();
-    next.catch(() => undefined); // observed when awaited below; avoids an unhandled rejection if we stop first
-    pending.push(next);
-  };
+  const request = () => pending.push(nextHandled(iterator)); // observed when awaited below, or dropped if we stop first
   let finished = false;
   try {
     for (let i = 0; i < Math.max(1, depth); i++) request();
